@@ -1,0 +1,18 @@
+# PIPESHARD_CUDA=AUTO|ON|OFF. The CUDA backend is a separate target linked next to the CPU one and
+# picked at run time through the backend registry; shared headers never change with this option.
+set(PIPESHARD_HAVE_CUDA OFF)
+if(NOT PIPESHARD_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    find_package(CUDAToolkit QUIET)
+  endif()
+  if(CMAKE_CUDA_COMPILER AND CUDAToolkit_FOUND)
+    set(PIPESHARD_HAVE_CUDA ON)
+  elseif(PIPESHARD_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "PIPESHARD_CUDA=ON but nvcc or the CUDA toolkit was not found")
+  endif()
+endif()
