@@ -1,0 +1,60 @@
+// Backends as small tables of operations (as ggml does): a backend fills an OpTable; ops.h
+// dispatches through it. The registry maps a device kind to its backend. The CPU backend is
+// always there; the CUDA backend is a separate target, registered only in a CUDA build, so no
+// shared header changes with the build.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "kernels/ops.h"
+
+namespace ps {
+
+struct OpTable {
+  void (*embedding)(const OpContext&, const TensorView&, std::span<const int32_t>, const TensorView&, bool) = nullptr;
+  void (*add)(const OpContext&, const TensorView&, const TensorView&, const TensorView&) = nullptr;
+  void (*gelu_tanh)(const OpContext&, const TensorView&) = nullptr;
+  void (*relu)(const OpContext&, const TensorView&) = nullptr;
+  void (*gelu_erf)(const OpContext&, const TensorView&) = nullptr;
+  void (*silu)(const OpContext&, const TensorView&) = nullptr;
+  void (*tanh_act)(const OpContext&, const TensorView&) = nullptr;
+  void (*gather_rows)(const OpContext&, const TensorView&, std::span<const int32_t>, const TensorView&) = nullptr;
+  void (*copy_columns)(const OpContext&, const TensorView&, int64_t, const TensorView&) = nullptr;
+  void (*silu_mul)(const OpContext&, const TensorView&, const TensorView&, const TensorView&) = nullptr;
+  void (*layer_norm)(const OpContext&, const TensorView&, const TensorView&, const TensorView&, float,
+                     const TensorView&) = nullptr;
+  void (*rms_norm)(const OpContext&, const TensorView&, const TensorView&, float, const TensorView&) = nullptr;
+  void (*linear)(const OpContext&, const TensorView&, const TensorView&, ops::WeightLayout, const TensorView&,
+                 const TensorView&) = nullptr;
+  void (*rope)(const OpContext&, const TensorView&, std::span<const int32_t>, std::span<const float>) = nullptr;
+  void (*kv_store)(const OpContext&, const ops::KvLayerView&, const TensorView&, const TensorView&,
+                   std::span<const int32_t>, std::span<const int32_t>) = nullptr;
+  void (*attention)(const OpContext&, const TensorView&, const ops::KvLayerView&, std::span<const int32_t>,
+                    std::span<const int32_t>, float, const TensorView&) = nullptr;
+  void (*softmax)(const OpContext&, const TensorView&) = nullptr;
+  void (*log_softmax)(const OpContext&, const TensorView&) = nullptr;
+  void (*sample)(const OpContext&, const TensorView&, std::span<const ops::SamplingParams>,
+                 std::span<const ops::SampleKey>, std::span<int32_t>) = nullptr;
+};
+
+struct Backend {
+  std::string name;  // "cpu", "cuda"
+  DeviceKind kind = DeviceKind::CPU;
+  OpTable ops;
+  int (*device_count)() = nullptr;
+  std::string (*device_name)(int index) = nullptr;
+};
+
+// The backend for a device kind; InvalidInput naming the device when it is not built in or has
+// no such device ("cuda:3: this build has no CUDA backend (built with PIPESHARD_CUDA=OFF)").
+const Backend& backend_get(const Device& device);
+// Every backend linked into this binary.
+std::vector<const Backend*> backend_list();
+
+// Defined by each backend target.
+const Backend& cpu_backend();
+const Backend& cuda_backend();  // only in a CUDA build
+
+}  // namespace ps
