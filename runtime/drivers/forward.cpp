@@ -1,0 +1,78 @@
+#include "runtime/drivers/forward.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/ops.h"
+
+namespace ps {
+
+int64_t forward_context_needed(const std::vector<Request>& reqs) {
+  size_t n = 1;
+  for (const auto& r : reqs) n = std::max(n, r.prompt_ids.size());
+  return static_cast<int64_t>(n);
+}
+
+std::vector<ScoreResult> forward_run(StageModel& model, const OpContext& ctx, const std::vector<Request>& reqs,
+                                     const ForwardOptions& options) {
+  const int64_t vocab = model.spec().vocab_size;
+  std::vector<ScoreResult> results;
+  HostTensor logits;
+  for (size_t begin = 0; begin < reqs.size(); begin += static_cast<size_t>(options.batch)) {
+    const size_t end = std::min(reqs.size(), begin + static_cast<size_t>(options.batch));
+    TokenBatch batch;
+    std::vector<int32_t> last_row_of;  // index into logits of each request's last position
+    for (size_t i = begin; i < end; ++i) {
+      const auto& ids = reqs[i].prompt_ids;
+      for (size_t p = 0; p < ids.size(); ++p) {
+        batch.tokens.push_back(ids[p]);
+        batch.slots.push_back(static_cast<int32_t>(i - begin));
+        batch.positions.push_back(static_cast<int32_t>(p));
+        if (options.all_logits) batch.logit_rows.push_back(static_cast<int32_t>(batch.tokens.size() - 1));
+      }
+      if (!options.all_logits) batch.logit_rows.push_back(static_cast<int32_t>(batch.tokens.size() - 1));
+      last_row_of.push_back(static_cast<int32_t>(batch.logit_rows.size() - 1));
+    }
+    model.forward(ctx, batch, TensorView{}, logits);
+    if (options.all_logits) {
+      const float* p = logits.f32();
+      options.all_logits->insert(options.all_logits->end(), p, p + logits.view.numel());
+    }
+    for (size_t i = begin; i < end; ++i) {
+      const float* row = logits.f32() + static_cast<int64_t>(last_row_of[i - begin]) * vocab;
+      ScoreResult r;
+      r.id = reqs[i].id;
+      r.top_logprobs = ops::top_logprobs(ctx, std::span<const float>(row, static_cast<size_t>(vocab)),
+                                         std::max(options.top_logprobs, 1));
+      r.next_token = r.top_logprobs.front().first;  // greedy: the most probable (lowest id on ties)
+      if (options.top_logprobs == 0) r.top_logprobs.clear();
+      results.push_back(std::move(r));
+    }
+  }
+  return results;
+}
+
+std::vector<MlpResult> mlp_run(StageModel& model, const OpContext& ctx, const std::vector<Request>& reqs, int batch) {
+  const int64_t width = model.spec().input_size;
+  std::vector<MlpResult> results;
+  HostTensor in, out;
+  for (size_t begin = 0; begin < reqs.size(); begin += static_cast<size_t>(batch)) {
+    const size_t end = std::min(reqs.size(), begin + static_cast<size_t>(batch));
+    const auto rows = static_cast<int64_t>(end - begin);
+    in.reshape(Shape{rows, width});
+    for (size_t i = begin; i < end; ++i)
+      std::memcpy(in.f32() + static_cast<int64_t>(i - begin) * width, reqs[i].input.data(),
+                  static_cast<size_t>(width) * sizeof(float));
+    TokenBatch tb;
+    for (int64_t r = 0; r < rows; ++r) tb.logit_rows.push_back(static_cast<int32_t>(r));
+    model.forward(ctx, tb, in.view, out);
+    const int64_t ow = out.view.shape[1];
+    for (size_t i = begin; i < end; ++i) {
+      const float* p = out.f32() + static_cast<int64_t>(i - begin) * ow;
+      results.push_back({reqs[i].id, std::vector<float>(p, p + ow)});
+    }
+  }
+  return results;
+}
+
+}  // namespace ps

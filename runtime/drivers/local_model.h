@@ -1,0 +1,33 @@
+// The whole model in one process on the CPU: the spec, the mapped checkpoint, one stage holding
+// every layer, and the op context it runs with. What `generate`, `forward` and the benchmarks use.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "kernels/backend.h"
+#include "runtime/core/thread_pool.h"
+#include "runtime/models/stage_model.h"
+
+namespace ps {
+
+struct LocalModel {
+  ModelSpec spec;
+  Checkpoint ckpt;
+  std::unique_ptr<ThreadPool> pool;
+  Workspace workspace;
+  std::unique_ptr<StageModel> stage;
+  double load_seconds = 0;
+
+  OpContext ctx() { return OpContext{&backend_get(Device::cpu()), nullptr, pool.get(), &workspace}; }
+};
+
+// Sets the thread count for our pool and OpenBLAS (threads_resolve: flag, PIPESHARD_NUM_THREADS, cores).
+std::unique_ptr<ThreadPool> cpu_threads_setup(int requested);
+// Loads every layer of the model in `dir` with a KV cache of `options.slots` x `options.max_ctx`.
+std::unique_ptr<LocalModel> local_model_load(const std::string& dir, int threads, const StageOptions& options);
+// As above for a model spec already read (the caller sized the cache from the requests).
+std::unique_ptr<LocalModel> local_model_load(ModelSpec spec, const std::string& dir, int threads,
+                                             const StageOptions& options);
+
+}  // namespace ps

@@ -1,0 +1,135 @@
+#include "runtime/io/requests.h"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <unordered_set>
+
+#include "runtime/core/error.h"
+#include "runtime/core/files.h"
+
+namespace ps {
+
+std::string RequestSource::where() const { return file + ": line " + std::to_string(line); }
+
+namespace {
+
+const std::vector<std::string> kTokenKeys = {"id", "prompt_ids", "max_new_tokens", "stop_ids", "temperature",
+                                             "top_k", "top_p", "seed"};
+const std::vector<std::string> kMlpKeys = {"id", "input"};
+
+std::vector<int32_t> parse_token_list(const JsonField& f, const char* key, const ModelSpec& spec) {
+  const Json& arr = f.require(key);
+  if (!arr.is_array()) fail_input(f.path(key), ": expected an array of token ids, got ", json_type_name(arr));
+  std::vector<int32_t> ids;
+  ids.reserve(arr.size());
+  for (size_t i = 0; i < arr.size(); ++i) {
+    const Json& v = arr[i];
+    const std::string where = json_path(f.path(key), i);
+    if (!v.is_number_integer()) fail_input(where, ": expected an integer token id, got ", json_type_name(v));
+    const int64_t t = v.get<int64_t>();
+    if (t < 0 || t >= spec.vocab_size)
+      fail_input(where, ": token ", t, " is outside the vocabulary (size ", spec.vocab_size, ")");
+    ids.push_back(static_cast<int32_t>(t));
+  }
+  return ids;
+}
+
+}  // namespace
+
+Request request_parse(std::string_view line, const ModelSpec& spec, const RequestSource& src) {
+  const Json j = json_parse(line, src.where());
+  if (!j.is_object()) fail_input(src.where(), ": expected a JSON object, got ", json_type_name(j));
+  const JsonField f{j, src.where() + ":"};
+  Request r;
+  const Json& id = f.require("id");
+  if (id.is_string()) r.id = id.get<std::string>();
+  else if (id.is_number_integer()) r.id = std::to_string(id.get<int64_t>());
+  else fail_input(f.path("id"), ": expected a string, got ", json_type_name(id));
+
+  if (spec.family == Family::Mlp) {
+    f.reject_unknown_keys(kMlpKeys);
+    const Json& in = f.require("input");
+    if (!in.is_array()) fail_input(f.path("input"), ": expected an array of numbers, got ", json_type_name(in));
+    if (static_cast<int64_t>(in.size()) != spec.input_size)
+      fail_input(f.path("input"), ": has ", in.size(), " numbers; the model takes ", spec.input_size);
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (!in[i].is_number()) fail_input(json_path(f.path("input"), i), ": expected a number, got ", json_type_name(in[i]));
+      const double v = in[i].get<double>();
+      if (!std::isfinite(v)) fail_input(json_path(f.path("input"), i), ": not a finite number");
+      r.input.push_back(static_cast<float>(v));
+    }
+    return r;
+  }
+
+  f.reject_unknown_keys(kTokenKeys);
+  r.prompt_ids = parse_token_list(f, "prompt_ids", spec);
+  if (r.prompt_ids.empty()) fail_input(f.path("prompt_ids"), ": is empty (no BOS is added; give at least one token)");
+  if (static_cast<int64_t>(r.prompt_ids.size()) > spec.max_positions)
+    fail_input(f.path("prompt_ids"), ": prompt of ", r.prompt_ids.size(), " tokens is longer than the context (",
+               spec.max_positions, ")");
+  if (f.has("max_new_tokens")) {
+    r.max_new_tokens = f.require_int("max_new_tokens");
+    if (*r.max_new_tokens < 0) fail_input(f.path("max_new_tokens"), ": must be >= 0");
+  }
+  if (f.has("stop_ids")) r.stop_ids = parse_token_list(f, "stop_ids", spec);
+  if (f.has("temperature")) {
+    const double t = f.require_number("temperature");
+    if (!(t >= 0.0) || !std::isfinite(t)) fail_input(f.path("temperature"), ": must be a number >= 0");
+    r.temperature = static_cast<float>(t);
+  }
+  if (f.has("top_k")) {
+    const int64_t k = f.require_int("top_k");
+    if (k < 0) fail_input(f.path("top_k"), ": must be >= 0 (0 = off)");
+    r.top_k = static_cast<int32_t>(std::min<int64_t>(k, spec.vocab_size));
+  }
+  if (f.has("top_p")) {
+    const double p = f.require_number("top_p");
+    if (!(p > 0.0 && p <= 1.0)) fail_input(f.path("top_p"), ": must be in (0, 1]");
+    r.top_p = static_cast<float>(p);
+  }
+  if (f.has("seed")) {
+    const Json& s = f.require("seed");
+    if (!s.is_number_integer()) fail_input(f.path("seed"), ": expected an integer, got ", json_type_name(s));
+    r.seed = s.is_number_unsigned() ? s.get<uint64_t>() : static_cast<uint64_t>(s.get<int64_t>());
+  }
+  return r;
+}
+
+std::vector<Request> requests_read(const std::string& path, const ModelSpec& spec) {
+  const std::string text = file_read_all(path);
+  std::vector<Request> out;
+  std::unordered_set<std::string> ids;
+  std::istringstream in(text);
+  std::string line;
+  int64_t n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    RequestSource src{path, n};
+    Request r = request_parse(line, spec, src);
+    if (!ids.insert(r.id).second) fail_input(src.where(), ": id: '", r.id, "' appears twice");
+    out.push_back(std::move(r));
+  }
+  if (out.empty()) fail_input(path, ": no requests (expected JSON Lines, one request per line)");
+  return out;
+}
+
+std::string result_line(const GenerationResult& r) {
+  Json j = {{"id", r.id}, {"output_ids", r.output_ids}, {"finish_reason", r.finish_reason}};
+  return j.dump();
+}
+
+std::string result_line(const ScoreResult& r) {
+  Json lp = Json::array();
+  for (const auto& [tok, v] : r.top_logprobs) lp.push_back(Json::array({tok, v}));
+  Json j = {{"id", r.id}, {"next_token", r.next_token}, {"top_logprobs", lp}};
+  return j.dump();
+}
+
+std::string result_line(const MlpResult& r) {
+  Json j = {{"id", r.id}, {"output", r.output}};
+  return j.dump();
+}
+
+}  // namespace ps

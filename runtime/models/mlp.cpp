@@ -1,0 +1,70 @@
+// The `mlp` family: a plain sequential model from JSON (linear, activation, norm layers). Rows
+// are samples; there is no KV cache and no head, the last layer's output is the result.
+#include <cstring>
+#include <utility>
+
+#include "kernels/ops.h"
+#include "runtime/models/family_stages.h"
+
+namespace ps {
+
+namespace {
+
+std::string layer_tensor(int i, const char* leaf) { return "layers." + std::to_string(i) + "." + leaf; }
+
+void apply_activation(const OpContext& ctx, Activation a, const TensorView& x) {
+  switch (a) {
+    case Activation::Relu: return ops::relu(ctx, x);
+    case Activation::Gelu: return ops::gelu_erf(ctx, x);
+    case Activation::GeluTanh: return ops::gelu_tanh(ctx, x);
+    case Activation::Silu: return ops::silu(ctx, x);
+    case Activation::Tanh: return ops::tanh_act(ctx, x);
+  }
+}
+
+class MlpStage final : public StageModel {
+ public:
+  MlpStage(const ModelSpec& spec, StageWeights weights, int first, int last)
+      : StageModel(spec, std::move(weights), first, last) {}
+
+  void forward(const OpContext& ctx, const TokenBatch& batch, const TensorView& in, HostTensor& out) override {
+    const int64_t rows = in.shape[0];
+    cur_.reshape(in.shape);
+    std::memcpy(cur_.view.data, in.data, in.nbytes());
+    for (int i = first_; i <= last_; ++i) {
+      const LayerSpec& l = spec_->layers[static_cast<size_t>(i)];
+      switch (l.kind) {
+        case LayerKind::MlpLinear:
+          next_.reshape(Shape{rows, l.out_features});
+          ops::linear(ctx, cur_.view, w(layer_tensor(i, "weight")), ops::WeightLayout::OutIn,
+                      l.bias ? w(layer_tensor(i, "bias")) : TensorView{}, next_.view);
+          std::swap(cur_, next_);
+          break;
+        case LayerKind::MlpActivation:
+          apply_activation(ctx, l.activation, cur_.view);
+          break;
+        case LayerKind::MlpLayerNorm:
+          ops::layer_norm(ctx, cur_.view, w(layer_tensor(i, "weight")), w(layer_tensor(i, "bias")),
+                          static_cast<float>(l.eps), cur_.view);
+          break;
+        case LayerKind::MlpRmsNorm:
+          ops::rms_norm(ctx, cur_.view, w(layer_tensor(i, "weight")), static_cast<float>(l.eps), cur_.view);
+          break;
+        default:
+          fail_runtime("layer ", i, " (", l.name, ") is not an mlp layer");
+      }
+    }
+    std::swap(out, cur_);
+  }
+
+ private:
+  HostTensor cur_, next_;
+};
+
+}  // namespace
+
+std::unique_ptr<StageModel> mlp_stage_create(const ModelSpec& spec, StageWeights weights, int first, int last) {
+  return std::unique_ptr<StageModel>(new MlpStage(spec, std::move(weights), first, last));
+}
+
+}  // namespace ps

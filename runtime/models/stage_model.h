@@ -1,0 +1,73 @@
+// A contiguous range [first, last] of a model's ordered layers, loaded and ready to run: a
+// pipeline stage, or the whole model in one process (first = 0, last = all). The same object
+// serves prefill, decode and ragged mixes: a batch is a list of token rows, each with the
+// sequence slot it belongs to and its position, so attention and the KV cache work per slot.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "kernels/op_context.h"
+#include "partitioner/model_spec.h"
+#include "runtime/core/tensor.h"
+#include "runtime/weights/checkpoint.h"
+
+namespace ps {
+
+// One forward step's rows. For `mlp` models only `logit_rows` matters (all rows are samples).
+struct TokenBatch {
+  std::vector<int32_t> tokens;      // token id per row (read by the embedding layer)
+  std::vector<int32_t> slots;       // KV-cache slot per row
+  std::vector<int32_t> positions;   // position in its sequence per row
+  std::vector<int32_t> logit_rows;  // rows the head turns into logits, in output order
+
+  int64_t rows() const { return static_cast<int64_t>(slots.size()); }
+};
+
+struct StageOptions {
+  int slots = 1;        // sequences that can be in flight at once (KV-cache slots)
+  int64_t max_ctx = 0;  // positions per slot; 0 = the model's max_positions
+};
+
+class StageModel {
+ public:
+  virtual ~StageModel() = default;
+
+  // Runs the stage's layers. `in` is the previous stage's output ([rows, hidden]; for `mlp`
+  // [rows, width]); a stage holding the embedding reads batch.tokens instead. `out` receives
+  // [rows, hidden] or, when the stage holds the head, logits [logit_rows, vocab]
+  // (`mlp`: [rows, output width] from the last stage).
+  virtual void forward(const OpContext& ctx, const TokenBatch& batch, const TensorView& in, HostTensor& out) = 0;
+
+  int first_layer() const { return first_; }
+  int last_layer() const { return last_; }
+  bool has_embedding() const;
+  bool has_head() const;
+  const ModelSpec& spec() const { return *spec_; }
+  uint64_t weight_bytes() const { return weights_.bytes; }
+  // Width of the activation this stage sends to the next one (hidden, or the mlp layer width).
+  int64_t output_width() const;
+
+ protected:
+  StageModel(const ModelSpec& spec, StageWeights weights, int first, int last)
+      : spec_(&spec), weights_(std::move(weights)), first_(first), last_(last) {}
+  const TensorView& w(const std::string& name) const { return weights_.get(name); }
+  // An optional tensor (a bias the config may or may not have); empty view when absent.
+  TensorView w_opt(const std::string& name) const;
+
+  const ModelSpec* spec_;
+  StageWeights weights_;
+  int first_, last_;
+};
+
+// Width of the activation after layer `layer` (-1: the model's input), as sent between stages:
+// hidden for transformer layers before the head, vocab after it; the running width for `mlp`.
+int64_t activation_width(const ModelSpec& spec, int layer);
+
+// Loads layers [first, last] of the checkpoint and builds the family's stage. The spec and the
+// checkpoint must outlive the stage (weights may be views into the checkpoint's mapping).
+std::unique_ptr<StageModel> stage_model_load(const ModelSpec& spec, const Checkpoint& ckpt, int first, int last,
+                                             const StageOptions& options);
+
+}  // namespace ps
