@@ -10,6 +10,8 @@ const std::vector<Command>& command_table() {
       {"plan", cmd_plan, "split a model's layers into pipeline stages (write a plan)"},
       {"profile", cmd_profile, "measure each layer's time on this machine for the planner"},
       {"devices", cmd_devices, "list the backends and devices of this build"},
+      {"run", cmd_run, "run a plan's pipeline on this machine: one worker process per rank"},
+      {"launch", cmd_launch, "start one node's workers of a multi-node job (tools/launch.sh)"},
       {"worker", cmd_worker, "run one rank of a pipeline (started by run, launch.sh, torchrun, srun, mpirun)"},
   };
   return table;

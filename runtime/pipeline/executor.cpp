@@ -1,0 +1,236 @@
+#include "runtime/pipeline/executor.h"
+
+#include <nlohmann/json.hpp>
+
+#include "partitioner/schedule_check.h"
+
+namespace ps {
+
+// The buffers of one micro-batch. Its sends keep their memory here until they complete.
+struct StageExecutor::Slot {
+  MicroBatch mb;
+  HostTensor in, out;
+  std::array<int32_t, kMbHeaderInts> send_header{};
+  std::vector<int32_t> send_meta;
+  std::vector<std::unique_ptr<Completion>> sends;
+  std::array<int32_t, kMbHeaderInts> recv_header{};
+  std::unique_ptr<Completion> header_recv;
+  std::vector<int32_t> recv_meta;
+  std::vector<int32_t> tokens;     // sampled here (last stage) or received (first stage)
+  std::vector<int32_t> token_msg;  // [n, tokens...] on the wire
+  bool has_tokens = false;
+};
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void wait_all(std::vector<std::unique_ptr<Completion>>& v, std::chrono::milliseconds timeout) {
+  for (auto& c : v) c->wait(timeout);
+  v.clear();
+}
+
+}  // namespace
+
+StageExecutor::StageExecutor(const ExecutorConfig& cfg, StageModel& model, const OpContext& ctx, Transport* transport,
+                             RequestFeed* feed, ResultSink* sink)
+    : cfg_(cfg), model_(model), ctx_(ctx), transport_(transport), feed_(feed), sink_(sink) {
+  PS_CHECK(cfg.stages == 1 || transport, "a multi-stage pipeline needs a transport");
+  PS_CHECK(cfg.stage != 0 || feed, "the first stage needs a request feed");
+  for (int i = 0; i < cfg.micro_batches; ++i) slots_.push_back(std::make_unique<Slot>());
+}
+
+StageExecutor::~StageExecutor() {
+  // Sends still in flight reference our buffers: give them a short chance to finish. After an
+  // error the transport is torn down by the caller, which cancels what is left.
+  for (auto& s : slots_) {
+    try {
+      wait_all(s->sends, std::chrono::milliseconds(1000));
+    } catch (...) {
+    }
+  }
+}
+
+std::string StageExecutor::peer_name(int stage) const {
+  return str("rank ", rank_of(stage), " (replica ", cfg_.replica, " stage ", stage, ")");
+}
+
+void StageExecutor::run() {
+  t0_ = Clock::now();
+  start_unix_s_ = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const bool forward = cfg_.mode == RunMode::Forward;
+  RoundKind kind = forward ? RoundKind::Forward : RoundKind::Prefill;
+  if (cfg_.stage > 0) post_header_recv(0);
+  for (;;) {
+    last_round_seen_ = false;
+    for (const Instruction& ins : make_schedule(kind, cfg_.stage, cfg_.stages, cfg_.micro_batches)) execute(ins);
+    ++round_;
+    if (last_round_seen_) break;
+    kind = forward ? RoundKind::Forward : RoundKind::Decode;
+  }
+  if (!forward)
+    for (const Instruction& ins : make_schedule(RoundKind::Drain, cfg_.stage, cfg_.stages, cfg_.micro_batches))
+      execute(ins);
+  for (auto& s : slots_) wait_all(s->sends, cfg_.timeout);
+}
+
+void StageExecutor::execute(const Instruction& ins) {
+  InstructionEvent ev{ins.op, ins.mb, round_, std::chrono::duration<double>(Clock::now() - t0_).count(), 0, 0};
+  switch (ins.op) {
+    case Op::Load: do_load(ins.mb); break;
+    case Op::Forward: do_forward(ins.mb); break;
+    case Op::Output: do_output(ins.mb); break;
+    case Op::Sample: do_sample(ins.mb); break;
+    case Op::SendAct: do_send_act(ins.mb); break;
+    case Op::RecvAct: do_recv_act(ins.mb); break;
+    case Op::SendTokens: do_send_tokens(ins.mb); break;
+    case Op::RecvTokens: do_recv_tokens(ins.mb); break;
+    default: fail_runtime("executor: unknown instruction ", static_cast<int>(ins.op));
+  }
+  ev.end_s = std::chrono::duration<double>(Clock::now() - t0_).count();
+  ev.rows = slots_[static_cast<size_t>(ins.mb)]->mb.rows();
+  events_.push_back(ev);
+}
+
+void StageExecutor::do_load(int mb) {
+  Slot& s = *slots_[static_cast<size_t>(mb)];
+  const std::span<const int32_t> back = s.has_tokens ? std::span<const int32_t>(s.tokens) : std::span<const int32_t>();
+  feed_->load(mb, back, s.mb);
+  s.has_tokens = false;
+  if (mb == cfg_.micro_batches - 1 && s.mb.last_round) last_round_seen_ = true;
+}
+
+void StageExecutor::do_forward(int mb) {
+  Slot& s = *slots_[static_cast<size_t>(mb)];
+  wait_all(s.sends, cfg_.timeout);  // the previous round's send still reads s.out
+  if (s.mb.rows() == 0) {
+    s.out.reshape(Shape{0, model_.output_width()});
+    return;
+  }
+  TensorView in = s.in.view;
+  if (cfg_.stage == 0 && !s.mb.inputs.empty()) {  // mlp: the requests' numbers are the input
+    s.in.reshape(Shape{s.mb.rows(), model_.spec().input_size});
+    std::copy(s.mb.inputs.begin(), s.mb.inputs.end(), s.in.f32());
+    in = s.in.view;
+  }
+  model_.forward(ctx_, s.mb.batch, in, s.out);
+}
+
+void StageExecutor::do_output(int mb) {
+  Slot& s = *slots_[static_cast<size_t>(mb)];
+  const int64_t width = s.out.view.rank() == 2 ? s.out.view.shape[1] : 0;
+  const bool mlp = model_.spec().family == Family::Mlp;
+  for (size_t i = 0; i < s.mb.seqs.size(); ++i) {
+    const int64_t row = mlp ? s.mb.batch.logit_rows[i] : static_cast<int64_t>(i);
+    const float* p = s.out.f32() + row * width;
+    Json fields;
+    if (mlp) {
+      fields = {{"output", std::vector<float>(p, p + width)}};
+    } else {
+      const auto top = ops::top_logprobs(ctx_, std::span<const float>(p, static_cast<size_t>(width)),
+                                         std::max(cfg_.top_logprobs, 1));
+      Json lp = Json::array();
+      if (cfg_.top_logprobs > 0)
+        for (const auto& [tok, v] : top) lp.push_back(Json::array({tok, v}));
+      fields = {{"next_token", top.front().first}, {"top_logprobs", lp}};
+    }
+    sink_->publish(s.mb.seqs[i].request, fields.dump());
+  }
+}
+
+void StageExecutor::do_sample(int mb) {
+  Slot& s = *slots_[static_cast<size_t>(mb)];
+  std::vector<ops::SamplingParams> params;
+  std::vector<ops::SampleKey> keys;
+  for (const SeqInfo& q : s.mb.seqs) {
+    params.push_back(q.sampling);
+    keys.push_back(q.key);
+  }
+  s.tokens.assign(s.mb.seqs.size(), 0);
+  if (!s.tokens.empty()) ops::sample(ctx_, s.out.view, params, keys, s.tokens);
+  s.has_tokens = true;  // one stage: Load of the next round applies them directly
+}
+
+void StageExecutor::do_send_act(int mb) {
+  Slot& s = *slots_[static_cast<size_t>(mb)];
+  const int peer = rank_of(cfg_.stage + 1);
+  s.send_header = mb_header_encode(s.mb, model_.output_width());
+  s.sends.push_back(transport_->send_i32(s.send_header, peer));
+  if (s.mb.rows() == 0) return;
+  s.send_meta = mb_meta_encode(s.mb);
+  s.sends.push_back(transport_->send_i32(s.send_meta, peer));
+  s.sends.push_back(transport_->send(s.out.view, peer));
+}
+
+void StageExecutor::post_header_recv(int mb) {
+  Slot& s = *slots_[static_cast<size_t>(mb)];
+  s.header_recv = transport_->recv_i32(s.recv_header, rank_of(cfg_.stage - 1));
+}
+
+void StageExecutor::do_recv_act(int mb) {
+  Slot& s = *slots_[static_cast<size_t>(mb)];
+  const std::string from = peer_name(cfg_.stage - 1);
+  if (!s.header_recv) post_header_recv(mb);
+  s.header_recv->wait(cfg_.timeout);
+  s.header_recv.reset();
+  const int64_t width = activation_width(model_.spec(), model_.first_layer() - 1);
+  const MbHeader h = mb_header_decode(s.recv_header, static_cast<int64_t>(cfg_.slots) * cfg_.max_ctx, width, from);
+  s.mb.clear();
+  s.mb.last_round = h.last_round;
+  if (h.rows > 0) {
+    s.recv_meta.assign(static_cast<size_t>(mb_meta_ints(h)), 0);
+    auto meta = transport_->recv_i32(s.recv_meta, rank_of(cfg_.stage - 1));
+    s.in.reshape(Shape{h.rows, width});
+    auto act = transport_->recv(s.in.view, rank_of(cfg_.stage - 1));
+    meta->wait(cfg_.timeout);
+    act->wait(cfg_.timeout);
+    mb_meta_decode(s.recv_meta, h, cfg_.slots, cfg_.max_ctx, from, s.mb);
+  }
+  if (mb == cfg_.micro_batches - 1 && h.last_round) last_round_seen_ = true;
+  // Post the next header now, so it arrives while this micro-batch computes.
+  const bool more = mb + 1 < cfg_.micro_batches || !last_round_seen_;
+  if (more) post_header_recv((mb + 1) % cfg_.micro_batches);
+}
+
+void StageExecutor::do_send_tokens(int mb) {
+  Slot& s = *slots_[static_cast<size_t>(mb)];
+  s.token_msg.assign(1, static_cast<int32_t>(s.tokens.size()));
+  s.token_msg.insert(s.token_msg.end(), s.tokens.begin(), s.tokens.end());
+  s.has_tokens = false;
+  s.sends.push_back(transport_->send_i32(s.token_msg, rank_of(0)));
+}
+
+void StageExecutor::do_recv_tokens(int mb) {
+  Slot& s = *slots_[static_cast<size_t>(mb)];
+  const size_t n = feed_->group_size(mb);
+  s.token_msg.assign(n + 1, 0);
+  transport_->recv_i32(s.token_msg, rank_of(cfg_.stages - 1))->wait(cfg_.timeout);
+  if (s.token_msg[0] != static_cast<int32_t>(n))
+    fail_runtime("tokens from ", peer_name(cfg_.stages - 1), ": ", s.token_msg[0], " for a group of ", n);
+  s.tokens.assign(s.token_msg.begin() + 1, s.token_msg.end());
+  s.has_tokens = true;
+  // The drain round has no Load after it: apply the last tokens here.
+  if (last_round_seen_ && cfg_.mode == RunMode::Generate) {
+    MicroBatch scratch;
+    feed_->load(mb, s.tokens, scratch);
+    s.has_tokens = false;
+  }
+}
+
+void executor_check_schedules(RunMode mode, int stages, int micro_batches) {
+  std::vector<std::vector<Instruction>> ranks;
+  for (int s = 0; s < stages; ++s) {
+    if (mode == RunMode::Forward) {
+      auto one = make_schedule(RoundKind::Forward, s, stages, micro_batches);
+      auto two = one;
+      one.insert(one.end(), two.begin(), two.end());
+      ranks.push_back(one);
+    } else {
+      ranks.push_back(make_generate_program(s, stages, micro_batches, 2));
+    }
+  }
+  const ScheduleCheck c = schedule_check(ranks);
+  if (!c.ok) fail_runtime("schedule check failed at step ", c.step, " on rank ", c.rank, ": ", c.error, "\n", c.grid);
+}
+
+}  // namespace ps

@@ -1,0 +1,56 @@
+// Results of a pipeline run, end to end. The rank that finishes a request publishes it to the
+// rendezvous store under "out/<replica>/<n>" (n counts that replica's results), so results from
+// every node reach rank 0 without a shared filesystem. Rank 0 collects them as they arrive,
+// appends each to a journal (<output>.journal, one JSON line per result, written at once), and
+// when every request is done writes the final file in input order through a temporary file and
+// a rename -- a failed run leaves the journal and no output. `--resume` reads the journal and
+// skips the requests it holds.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "runtime/comm/store.h"
+#include "runtime/io/requests.h"
+#include "runtime/pipeline/result_sink.h"
+
+namespace ps {
+
+class StoreResultSink final : public ResultSink {
+ public:
+  StoreResultSink(Store& store, int replica) : store_(store), replica_(replica) {}
+  void publish(int32_t request, const std::string& fields) override;
+
+ private:
+  Store& store_;
+  int replica_;
+  int64_t next_ = 0;
+};
+
+// Journal lines: a header {"pipeshard_journal": 1, "input": ..., "requests": N, "mode": ...},
+// then {"i": request index, "r": {result fields}} per result.
+class ResultJournal {
+ public:
+  // Opens (resume: reads, checking it belongs to this input) or starts <output>.journal.
+  ResultJournal(const std::string& output, const std::string& input, size_t requests, const std::string& mode,
+                bool resume);
+  ~ResultJournal();
+  const std::map<int32_t, std::string>& done() const { return done_; }
+  void append(int32_t request, const std::string& fields);
+  // Writes the final output in input order (ids from `reqs`) and removes the journal.
+  void finish(const std::vector<Request>& reqs);
+
+ private:
+  std::string output_, path_;
+  int fd_ = -1;
+  std::map<int32_t, std::string> done_;  // request index -> fields JSON
+};
+
+// Rank 0: moves published results from the store into the journal until `expected` more have
+// arrived or `stop` is set. Polls every replica's next key; never blocks longer than a poll.
+void results_collect(Store& store, int replicas, size_t expected, ResultJournal& journal, const std::atomic<bool>& stop);
+
+}  // namespace ps
