@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/core/error.h"
+
 namespace ps {
 
 class Store {
@@ -30,6 +32,11 @@ class Store {
   virtual int64_t add(const std::string& key, int64_t delta) = 0;
   // Whether every key is set, without waiting.
   virtual bool check(const std::vector<std::string>& keys) = 0;
+  // Removes keys (absent ones are ignored): results are deleted once collected, so a long run's
+  // store does not grow. Stores that never hold per-request keys may keep this default.
+  virtual void erase(const std::vector<std::string>& keys) {
+    if (!keys.empty()) fail_runtime("this store cannot erase keys");
+  }
 };
 
 // Text values (ranks, world sizes, addresses) without casts at every call.

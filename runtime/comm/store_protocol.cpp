@@ -14,6 +14,7 @@ const char* store_op_name(StoreOp op) {
     case StoreOp::Wait: return "WAIT";
     case StoreOp::Add: return "ADD";
     case StoreOp::Check: return "CHECK";
+    case StoreOp::Delete: return "DELETE";
     case StoreOp::Ok: return "OK";
     case StoreOp::Value: return "VALUE";
     case StoreOp::Int: return "INT";
@@ -130,6 +131,7 @@ bool parse_body(Reader& r, StoreOp op, StoreMessage& m) {
       m.number = r.i64("delta");
       return true;
     case StoreOp::Check:
+    case StoreOp::Delete:
     case StoreOp::Timeout:
       m.keys = r.keys();
       return true;
@@ -265,6 +267,11 @@ StoreMessage store_check(std::vector<std::string> keys) {
   m.keys = std::move(keys);
   return m;
 }
+StoreMessage store_delete(std::vector<std::string> keys) {
+  StoreMessage m = with_op(StoreOp::Delete);
+  m.keys = std::move(keys);
+  return m;
+}
 StoreMessage store_ok() { return with_op(StoreOp::Ok); }
 StoreMessage store_value(std::vector<uint8_t> value) {
   StoreMessage m = with_op(StoreOp::Value);
@@ -328,6 +335,7 @@ std::vector<uint8_t> store_encode(const StoreMessage& m) {
       w.i64(m.number);
       break;
     case StoreOp::Check:
+    case StoreOp::Delete:
     case StoreOp::Timeout: write_keys(w, m.keys); break;
     case StoreOp::Ok: break;
     case StoreOp::Int: w.i64(m.number); break;

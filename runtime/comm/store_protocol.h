@@ -14,6 +14,7 @@
 //   0x04 WAIT   u32 timeout_ms | keys                      -> OK; TIMEOUT [keys still missing]
 //   0x05 ADD    str key | i64 delta                        -> INT (the new value); ERROR
 //   0x06 CHECK  keys                                       -> BOOL (whether all are set)
+//   0x07 DELETE keys                                       -> OK (absent keys are ignored)
 // Replies (server -> client):
 //   0x81 OK     (empty)
 //   0x82 VALUE  str value
@@ -56,6 +57,7 @@ enum class StoreOp : uint8_t {
   Wait = 0x04,
   Add = 0x05,
   Check = 0x06,
+  Delete = 0x07,
   Ok = 0x81,
   Value = 0x82,
   Int = 0x83,
@@ -73,7 +75,7 @@ struct StoreMessage {
   std::string token;               // HELLO
   std::string key;                 // SET, GET, ADD
   std::vector<uint8_t> value;      // SET, VALUE
-  std::vector<std::string> keys;   // WAIT, CHECK, TIMEOUT
+  std::vector<std::string> keys;   // WAIT, CHECK, DELETE, TIMEOUT
   uint32_t timeout_ms = 0;         // GET, WAIT
   int64_t number = 0;              // ADD (delta), INT
   bool flag = false;               // BOOL
@@ -100,6 +102,7 @@ StoreMessage store_get(std::string key, uint32_t timeout_ms);
 StoreMessage store_wait(std::vector<std::string> keys, uint32_t timeout_ms);
 StoreMessage store_add(std::string key, int64_t delta);
 StoreMessage store_check(std::vector<std::string> keys);
+StoreMessage store_delete(std::vector<std::string> keys);
 StoreMessage store_ok();
 StoreMessage store_value(std::vector<uint8_t> value);
 StoreMessage store_int(int64_t value);

@@ -94,6 +94,12 @@ int64_t TcpStoreClient::add(const std::string& key, int64_t delta) {
   return r.number;
 }
 
+void TcpStoreClient::erase(const std::vector<std::string>& keys) {
+  if (keys.empty()) return;
+  const StoreMessage r = call(store_delete(keys), "DELETE " + quoted_list(keys), opt_.io_timeout);
+  if (r.op != StoreOp::Ok) fail_runtime("store ", endpoint_, ": DELETE: unexpected ", store_op_name(r.op));
+}
+
 bool TcpStoreClient::check(const std::vector<std::string>& keys) {
   if (keys.empty()) return true;
   const StoreMessage r = call(store_check(keys), "CHECK " + quoted_list(keys), opt_.io_timeout);

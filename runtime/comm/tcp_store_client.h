@@ -36,6 +36,7 @@ class TcpStoreClient final : public Store {
   void wait(const std::vector<std::string>& keys, std::chrono::milliseconds timeout) override;
   int64_t add(const std::string& key, int64_t delta) override;
   bool check(const std::vector<std::string>& keys) override;
+  void erase(const std::vector<std::string>& keys) override;
 
   const std::string& endpoint() const { return endpoint_; }  // "127.0.0.1:29500"
 

@@ -278,6 +278,9 @@ void TcpStoreServer::Impl::handle(Conn& c, StoreMessage& m) {
       const bool all = std::all_of(m.keys.begin(), m.keys.end(), [&](const std::string& k) { return table.count(k); });
       return reply(c, store_bool(all));
     }
+    case StoreOp::Delete:
+      for (const std::string& k : m.keys) table.erase(k);
+      return reply(c, store_ok());
     case StoreOp::Hello: return refuse(c, "second HELLO");
     default: return refuse(c, str("unexpected ", store_op_name(m.op), " frame from a client"));
   }

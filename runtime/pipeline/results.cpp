@@ -45,7 +45,7 @@ ResultJournal::ResultJournal(const std::string& output, const std::string& input
         fail_input(path_, ": line ", n, ": expected {\"i\": index, \"r\": result}");
       const int64_t i = j["i"].get<int64_t>();
       if (i < 0 || static_cast<size_t>(i) >= requests) fail_input(path_, ": line ", n, ": request index ", i, " out of range");
-      done_[static_cast<int32_t>(i)] = j["r"].dump();
+      done_.insert(static_cast<int32_t>(i));
     }
     fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   } else {
@@ -67,17 +67,32 @@ void ResultJournal::append(int32_t request, const std::string& fields) {
   // One write per line with O_APPEND: a crash leaves whole lines and at most one cut-off last line.
   if (::write(fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
     fail_runtime(path_, ": write failed: ", std::strerror(errno));
-  done_[request] = fields;
+  done_.insert(request);
 }
 
 void ResultJournal::finish(const std::vector<Request>& reqs) {
+  // The journal holds every result (its first line is the header); the last line for a request wins.
+  std::vector<std::string> fields(reqs.size());
+  std::istringstream in(file_read_all(path_));
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    Json j;
+    try {
+      j = Json::parse(line);
+    } catch (const Json::exception&) {
+      continue;  // a line cut short by an earlier crash; its request was run again
+    }
+    const int64_t i = j.at("i").get<int64_t>();
+    if (i >= 0 && static_cast<size_t>(i) < reqs.size()) fields[static_cast<size_t>(i)] = j.at("r").dump();
+  }
   std::string text;
   for (size_t i = 0; i < reqs.size(); ++i) {
-    auto it = done_.find(static_cast<int32_t>(i));
-    if (it == done_.end()) fail_runtime("results: request ", i, " ('", reqs[i].id, "') has no result");
-    Json line = Json::parse(it->second);
-    line["id"] = reqs[i].id;
-    text += line.dump() + "\n";
+    if (fields[i].empty()) fail_runtime("results: request ", i, " ('", reqs[i].id, "') has no result");
+    Json out = Json::parse(fields[i]);
+    out["id"] = reqs[i].id;
+    text += out.dump() + "\n";
   }
   file_write_atomic(output_, text);
   ::close(fd_);
@@ -95,6 +110,7 @@ void results_collect(Store& store, int replicas, size_t expected, ResultJournal&
       if (!store.check({key})) continue;
       const Json msg = Json::parse(store_get_string(store, key, std::chrono::milliseconds(1000)));
       journal.append(msg.at("i").get<int32_t>(), msg.at("r").dump());
+      store.erase({key});
       ++next[static_cast<size_t>(r)];
       ++got;
       progress = true;

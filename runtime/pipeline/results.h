@@ -38,7 +38,9 @@ class ResultJournal {
   ResultJournal(const std::string& output, const std::string& input, size_t requests, const std::string& mode,
                 bool resume);
   ~ResultJournal();
-  const std::map<int32_t, std::string>& done() const { return done_; }
+  // Requests with a result (journaled, in this run or a resumed one). Only indices are kept in
+  // memory: results live in the journal file, so a long run's memory does not grow with them.
+  const std::set<int32_t>& done() const { return done_; }
   void append(int32_t request, const std::string& fields);
   // Writes the final output in input order (ids from `reqs`) and removes the journal.
   void finish(const std::vector<Request>& reqs);
@@ -46,11 +48,12 @@ class ResultJournal {
  private:
   std::string output_, path_;
   int fd_ = -1;
-  std::map<int32_t, std::string> done_;  // request index -> fields JSON
+  std::set<int32_t> done_;
 };
 
-// Rank 0: moves published results from the store into the journal until `expected` more have
-// arrived or `stop` is set. Polls every replica's next key; never blocks longer than a poll.
+// Rank 0: moves published results from the store into the journal (deleting each key once it is
+// journaled) until `expected` more have arrived or `stop` is set. Polls every replica's next key;
+// never blocks longer than a poll.
 void results_collect(Store& store, int replicas, size_t expected, ResultJournal& journal, const std::atomic<bool>& stop);
 
 }  // namespace ps

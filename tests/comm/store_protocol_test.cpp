@@ -42,7 +42,7 @@ std::string decode_error(const std::vector<uint8_t>& bytes, size_t max_frame = k
 std::vector<StoreMessage> every_op() {
   return {store_hello("token"), store_set("k", {0, 1, 255}), store_get("key/1", 1234),
           store_wait({"a", "bb", std::string(kStoreMaxKey, 'x')}, 0), store_add("n", -5),
-          store_check({"z"}), store_ok(), store_value({}), store_int(INT64_MIN), store_bool(true),
+          store_check({"z"}), store_delete({"a", "b"}), store_ok(), store_value({}), store_int(INT64_MIN), store_bool(true),
           store_timeout({"missing"}), store_error("nope")};
 }
 
@@ -114,7 +114,7 @@ TEST(StoreProtocol, OversizedLengthIsRefusedFromItsFirstFourBytes) {
 
 TEST(StoreProtocol, EmptyFrameAndUnknownOpsAreErrors) {
   EXPECT_NE(decode_error(le32(0)).find("length 0"), std::string::npos);
-  for (uint8_t op : {0x00, 0x07, 0x80, 0x87, 0xff})
+  for (uint8_t op : {0x00, 0x08, 0x80, 0x87, 0xff})
     EXPECT_NE(decode_error(frame(op, {})).find("unknown op"), std::string::npos) << int{op};
 }
 

@@ -63,6 +63,20 @@ TEST(TcpStore, AddFromManyClientsCounts) {
   EXPECT_EQ(c->add("n", 2), 1);  // an ERROR reply leaves the connection usable
 }
 
+TEST(TcpStore, EraseRemovesKeysForEveryClient) {
+  auto server = start_server();
+  auto a = connect_client(*server);
+  auto b = connect_client(*server);
+  a->set("out/0/0", bytes_of("r0"));
+  a->set("out/0/1", bytes_of("r1"));
+  b->erase({"out/0/0", "never-set"});  // absent keys are ignored
+  EXPECT_FALSE(a->check({"out/0/0"}));
+  EXPECT_TRUE(a->check({"out/0/1"}));
+  EXPECT_THROW(a->get("out/0/0", milliseconds(50)), Error);
+  a->set("out/0/0", bytes_of("again"));  // an erased key can be set anew
+  EXPECT_EQ(b->get("out/0/0", milliseconds(1000)), bytes_of("again"));
+}
+
 TEST(TcpStore, CheckDoesNotWait) {
   auto server = start_server();
   auto c = connect_client(*server);
