@@ -75,7 +75,16 @@ void StageExecutor::run() {
 }
 
 void StageExecutor::execute(const Instruction& ins) {
+  if (!cfg_.record_events) return dispatch(ins);
   InstructionEvent ev{ins.op, ins.mb, round_, std::chrono::duration<double>(Clock::now() - t0_).count(), 0, 0};
+  dispatch(ins);
+  ev.end_s = std::chrono::duration<double>(Clock::now() - t0_).count();
+  ev.rows = slots_[static_cast<size_t>(ins.mb)]->mb.rows();
+  events_.push_back(ev);
+}
+
+// The flat switch: one method per instruction, nothing else.
+void StageExecutor::dispatch(const Instruction& ins) {
   switch (ins.op) {
     case Op::Load: do_load(ins.mb); break;
     case Op::Forward: do_forward(ins.mb); break;
@@ -87,9 +96,6 @@ void StageExecutor::execute(const Instruction& ins) {
     case Op::RecvTokens: do_recv_tokens(ins.mb); break;
     default: fail_runtime("executor: unknown instruction ", static_cast<int>(ins.op));
   }
-  ev.end_s = std::chrono::duration<double>(Clock::now() - t0_).count();
-  ev.rows = slots_[static_cast<size_t>(ins.mb)]->mb.rows();
-  events_.push_back(ev);
 }
 
 void StageExecutor::do_load(int mb) {

@@ -39,6 +39,9 @@ struct ExecutorConfig {
   int slots = 1;
   int64_t max_ctx = 1;
   std::chrono::milliseconds timeout{60000};
+  // Keep every instruction's timing (for --metrics-dir and traces). Off for long runs: the list
+  // grows with every instruction.
+  bool record_events = false;
 };
 
 class StageExecutor {
@@ -60,6 +63,7 @@ class StageExecutor {
   struct Slot;  // per micro-batch buffers
 
   void execute(const Instruction& ins);
+  void dispatch(const Instruction& ins);
   void do_load(int mb);
   void do_forward(int mb);
   void do_output(int mb);
