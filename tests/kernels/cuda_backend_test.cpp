@@ -1,20 +1,16 @@
-// The CUDA backend where the build has one: device discovery works and an op it does not have yet
-// is a clear error. Skipped (not passed) in a CPU-only build.
+// The CUDA backend where the build has one: device discovery, a complete op table, and argument
+// checks that name the op and the tensor (these need no GPU: they fail before any CUDA call).
+// Skipped (not passed) in a CPU-only build. The ops' results are checked in cuda_ops_test.cpp.
 #include "kernels/backend.h"
+#include "kernels/cuda_test_util.h"
 #include "kernels/kernel_test_util.h"
 #include "kernels/ops.h"
 
 namespace ps::test {
 namespace {
 
-const Backend* find_cuda() {
-  for (const Backend* b : backend_list())
-    if (b->kind == DeviceKind::CUDA) return b;
-  return nullptr;
-}
-
 TEST(CudaBackendTest, DiscoversDevices) {
-  const Backend* cuda = find_cuda();
+  const Backend* cuda = cuda_backend_or_null();
   if (!cuda) GTEST_SKIP() << "built with PIPESHARD_CUDA=OFF";
   EXPECT_EQ(cuda->name, "cuda");
   ASSERT_NE(cuda->device_count, nullptr);
@@ -26,8 +22,26 @@ TEST(CudaBackendTest, DiscoversDevices) {
   EXPECT_THROW(backend_get(Device::cuda(n)), Error);
 }
 
-TEST(CudaBackendTest, MissingOpIsNamed) {
-  const Backend* cuda = find_cuda();
+TEST(CudaBackendTest, FillsEveryOp) {
+  const Backend* cuda = cuda_backend_or_null();
+  if (!cuda) GTEST_SKIP() << "built with PIPESHARD_CUDA=OFF";
+  const OpTable& t = cuda->ops;
+  const void* entries[] = {
+      reinterpret_cast<const void*>(t.embedding), reinterpret_cast<const void*>(t.add),
+      reinterpret_cast<const void*>(t.gelu_tanh), reinterpret_cast<const void*>(t.relu),
+      reinterpret_cast<const void*>(t.gelu_erf),  reinterpret_cast<const void*>(t.silu),
+      reinterpret_cast<const void*>(t.tanh_act),  reinterpret_cast<const void*>(t.gather_rows),
+      reinterpret_cast<const void*>(t.copy_columns), reinterpret_cast<const void*>(t.silu_mul),
+      reinterpret_cast<const void*>(t.layer_norm), reinterpret_cast<const void*>(t.rms_norm),
+      reinterpret_cast<const void*>(t.linear),    reinterpret_cast<const void*>(t.rope),
+      reinterpret_cast<const void*>(t.kv_store),  reinterpret_cast<const void*>(t.attention),
+      reinterpret_cast<const void*>(t.softmax),   reinterpret_cast<const void*>(t.log_softmax),
+      reinterpret_cast<const void*>(t.sample)};
+  for (size_t i = 0; i < std::size(entries); ++i) EXPECT_NE(entries[i], nullptr) << "op table entry " << i;
+}
+
+TEST(CudaBackendTest, HostTensorIsRejectedNamingTheOpAndTensor) {
+  const Backend* cuda = cuda_backend_or_null();
   if (!cuda) GTEST_SKIP() << "built with PIPESHARD_CUDA=OFF";
   OpContext ctx;
   ctx.backend = cuda;
@@ -36,7 +50,16 @@ TEST(CudaBackendTest, MissingOpIsNamed) {
     ops::relu(ctx, view_of(x, Shape{4}));
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "op relu is not implemented on backend cuda");
+    EXPECT_EQ(std::string(e.what()), "relu: x is on cpu, the CUDA backend needs device memory");
+  }
+  std::vector<float> w(8);
+  TensorView dev_w = view_of(w, Shape{2, 4});
+  dev_w.device = Device::cuda(0);
+  try {
+    ops::linear(ctx, view_of(x, Shape{1, 4}), dev_w, ops::WeightLayout::OutIn, TensorView{}, view_of(x, Shape{1, 4}));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "linear: x is on cpu, the CUDA backend needs device memory");
   }
 }
 
