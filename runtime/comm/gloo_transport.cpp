@@ -30,18 +30,20 @@ constexpr auto kGlooWaitForever = std::chrono::hours(1000);
 enum class Dir { Send, Recv };
 
 // Slots. A message is two Gloo transfers on the pair: an 8-byte header carrying the sender's
-// byte count, then the payload. The n-th message of a direction uses header slot 2n at both
-// ends, so messages match in posting order whatever the timing. The payload's slot also mixes
-// in the byte count: Gloo aborts the process when a payload is longer than the receive posted
-// for it, so a payload may only ever meet a receive of its own size, while the header lets the
-// receiver report a mismatch instead of waiting for a payload that cannot match.
+// byte count, then the payload. Gloo matches transfers of one slot between two ranks in the
+// order they were posted, so every header uses slot 0 and messages match in posting order. The
+// payload's slot is derived from the byte count: Gloo aborts the process when a payload is longer
+// than the receive posted for it, so a payload may only ever meet a receive of its own size,
+// while the header lets the receiver report a mismatch instead of waiting for a payload that
+// cannot match. Slots must come from a small set: Gloo keeps bookkeeping per slot it has seen,
+// and a slot per message grew a long job's memory without bound (found by tools/soak.sh).
 uint64_t mix64(uint64_t x) {  // splitmix64's finaliser
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
   return x ^ (x >> 31);
 }
-uint64_t header_slot(uint64_t seq) { return seq << 1; }
-uint64_t payload_slot(uint64_t seq, uint64_t nbytes) { return (mix64(seq ^ mix64(nbytes + 1)) << 1) | 1; }
+uint64_t header_slot(uint64_t) { return 0; }
+uint64_t payload_slot(uint64_t, uint64_t nbytes) { return (mix64(nbytes + 1) << 1) | 1; }
 
 struct Counters {
   std::atomic<uint64_t> bytes_sent{0}, bytes_received{0}, sends{0}, recvs{0};

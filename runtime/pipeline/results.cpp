@@ -20,7 +20,7 @@ void StoreResultSink::publish(int32_t request, const std::string& fields) {
 
 ResultJournal::ResultJournal(const std::string& output, const std::string& input, size_t requests,
                              const std::string& mode, bool resume)
-    : output_(output), path_(output + ".journal") {
+    : output_(output), path_(output + ".journal"), done_(requests, false) {
   const Json header = {{"pipeshard_journal", 1}, {"input", input}, {"requests", requests}, {"mode", mode}};
   if (resume && ::access(path_.c_str(), F_OK) == 0) {
     std::istringstream in(file_read_all(path_));
@@ -45,7 +45,7 @@ ResultJournal::ResultJournal(const std::string& output, const std::string& input
         fail_input(path_, ": line ", n, ": expected {\"i\": index, \"r\": result}");
       const int64_t i = j["i"].get<int64_t>();
       if (i < 0 || static_cast<size_t>(i) >= requests) fail_input(path_, ": line ", n, ": request index ", i, " out of range");
-      done_.insert(static_cast<int32_t>(i));
+      mark(static_cast<int32_t>(i));
     }
     fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   } else {
@@ -67,7 +67,20 @@ void ResultJournal::append(int32_t request, const std::string& fields) {
   // One write per line with O_APPEND: a crash leaves whole lines and at most one cut-off last line.
   if (::write(fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
     fail_runtime(path_, ": write failed: ", std::strerror(errno));
-  done_.insert(request);
+  mark(request);
+}
+
+void ResultJournal::mark(int32_t request) {
+  PS_CHECK(request >= 0 && static_cast<size_t>(request) < done_.size(), "result for request ", request);
+  if (!done_[static_cast<size_t>(request)]) ++done_count_;
+  done_[static_cast<size_t>(request)] = true;
+}
+
+std::vector<int32_t> ResultJournal::done() const {
+  std::vector<int32_t> out;
+  for (size_t i = 0; i < done_.size(); ++i)
+    if (done_[i]) out.push_back(static_cast<int32_t>(i));
+  return out;
 }
 
 void ResultJournal::finish(const std::vector<Request>& reqs) {

@@ -40,7 +40,8 @@ class ResultJournal {
   ~ResultJournal();
   // Requests with a result (journaled, in this run or a resumed one). Only indices are kept in
   // memory: results live in the journal file, so a long run's memory does not grow with them.
-  const std::set<int32_t>& done() const { return done_; }
+  std::vector<int32_t> done() const;
+  size_t done_count() const { return done_count_; }
   void append(int32_t request, const std::string& fields);
   // Writes the final output in input order (ids from `reqs`) and removes the journal.
   void finish(const std::vector<Request>& reqs);
@@ -48,7 +49,9 @@ class ResultJournal {
  private:
   std::string output_, path_;
   int fd_ = -1;
-  std::set<int32_t> done_;
+  std::vector<bool> done_;  // one bit per request, sized up front: no growth while running
+  size_t done_count_ = 0;
+  void mark(int32_t request);
 };
 
 // Rank 0: moves published results from the store into the journal (deleting each key once it is
