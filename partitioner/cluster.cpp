@@ -26,6 +26,14 @@ double get_non_negative(const JsonField& f, const char* key, double dflt) {
   return v;
 }
 
+// GiB in the file -> bytes. Bounded (1 GiB * 2^30 = 1 EiB, far past any device) so that the
+// conversion to int64 is defined for every number a file can hold.
+int64_t gib_to_bytes(const JsonField& f, const char* key, double gib) {
+  constexpr int64_t kMaxGiB = int64_t{1} << 30;
+  if (gib > static_cast<double>(kMaxGiB)) fail_input(f.path(key), ": ", gib, " GiB is more than the supported ", kMaxGiB, " GiB");
+  return static_cast<int64_t>(gib * kGiB);
+}
+
 LinkSpec read_link(const Json& j, const std::string& where) {
   const JsonField f{j, where};
   f.reject_unknown_keys({"bandwidth_gb_s", "latency_us", "notes"});
@@ -43,9 +51,9 @@ std::vector<DeviceSpec> read_devices(const Json& j, const std::string& where) {
   DeviceSpec d;
   d.device = with_context(f.path("device"), [&] { return device_parse(f.require_string("device")); });
   d.model = f.get_string("model", d.device.is_cpu() ? "cpu" : "gpu");
-  d.memory_bytes = static_cast<int64_t>(require_positive(f, "memory_gib") * kGiB);
+  d.memory_bytes = gib_to_bytes(f, "memory_gib", require_positive(f, "memory_gib"));
   // Defaults: a CUDA context plus cuBLAS workspace and allocator slack; for a CPU, the OS.
-  d.reserved_bytes = static_cast<int64_t>(get_non_negative(f, "reserved_gib", d.device.is_cpu() ? 0.5 : 1.0) * kGiB);
+  d.reserved_bytes = gib_to_bytes(f, "reserved_gib", get_non_negative(f, "reserved_gib", d.device.is_cpu() ? 0.5 : 1.0));
   if (d.reserved_bytes >= d.memory_bytes)
     fail_input(f.path("reserved_gib"), ": reserves all of the device's ", format_gib(static_cast<double>(d.memory_bytes)));
 

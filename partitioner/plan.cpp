@@ -142,6 +142,7 @@ Plan plan_from_json(const Json& j, const std::string& file) {
     Workload& w = p.workload;
     w.micro_batches = read_int_in(f, "micro_batches", 1, 1, 65536);
     w.batch = f.get_int("batch", w.micro_batches);
+    if (w.batch > (1 << 24)) fail_input("batch: must be at most ", 1 << 24, " sequences per round, got ", w.batch);
     if (w.batch < w.micro_batches)
       fail_input("batch: ", w.batch, " sequences cannot fill ", w.micro_batches,
                  " micro-batches (batch is the sequences per round, split into micro_batches)");

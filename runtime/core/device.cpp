@@ -17,9 +17,9 @@ Device device_parse(std::string_view s, std::string_view what) {
     int idx = -1;
     auto tail = s.substr(5);
     auto [p, ec] = std::from_chars(tail.data(), tail.data() + tail.size(), idx);
-    if (ec == std::errc() && p == tail.data() + tail.size() && idx >= 0) return Device::cuda(idx);
+    if (ec == std::errc() && p == tail.data() + tail.size() && idx >= 0 && idx <= kMaxDeviceIndex) return Device::cuda(idx);
   }
-  fail_input(what, ": '", s, "' is not a device (expected \"cpu\" or \"cuda:N\")");
+  fail_input(what, ": '", s, "' is not a device (expected \"cpu\" or \"cuda:N\", N <= ", kMaxDeviceIndex, ")");
 }
 
 }  // namespace ps

@@ -19,7 +19,11 @@ struct Device {
   friend bool operator==(const Device&, const Device&) = default;
 };
 
-// Parses "cpu", "cuda", "cuda:3". Throws ps::Error(InvalidInput) naming `what` otherwise.
+// The largest GPU index a file may name. Far above any node's GPU count, and small enough that
+// index arithmetic (a cluster's "count" of devices, a replica's offset in plan.h) cannot overflow.
+constexpr int kMaxDeviceIndex = 4095;
+
+// Parses "cpu", "cuda", "cuda:3" (index <= kMaxDeviceIndex). Throws ps::Error(InvalidInput) naming `what` otherwise.
 Device device_parse(std::string_view s, std::string_view what = "device");
 
 }  // namespace ps

@@ -1,6 +1,8 @@
 #include "runtime/core/json_util.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "runtime/core/error.h"
@@ -97,10 +99,15 @@ std::string JsonField::require_string(const char* key) const {
 
 int64_t JsonField::require_int(const char* key) const {
   const Json& v = require(key);
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+    fail_input(path(key), ": ", v.dump(), " is too large");
   if (v.is_number_integer()) return v.get<int64_t>();
-  // 4.0 is an integer written as a float; 4.5 is not.
-  if (v.is_number_float() && v.get<double>() == static_cast<double>(static_cast<int64_t>(v.get<double>())))
-    return static_cast<int64_t>(v.get<double>());
+  // 4.0 is an integer written as a float; 4.5 is not. The range is checked before the cast, which
+  // is undefined for a double outside int64 (1e300).
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (d >= -0x1p63 && d < 0x1p63 && d == std::trunc(d)) return static_cast<int64_t>(d);
+  }
   fail_input(path(key), ": expected an integer, got ", json_type_name(v), " ", v.dump());
 }
 

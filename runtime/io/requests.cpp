@@ -1,6 +1,7 @@
 #include "runtime/io/requests.h"
 
 #include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <unordered_set>
@@ -17,6 +18,8 @@ namespace {
 const std::vector<std::string> kTokenKeys = {"id", "prompt_ids", "max_new_tokens", "stop_ids", "temperature",
                                              "top_k", "top_p", "seed"};
 const std::vector<std::string> kMlpKeys = {"id", "input"};
+// Numbers are stored as float32: a larger double would turn into infinity.
+constexpr double kFloatMax = std::numeric_limits<float>::max();
 
 std::vector<int32_t> parse_token_list(const JsonField& f, const char* key, const ModelSpec& spec) {
   const Json& arr = f.require(key);
@@ -27,10 +30,11 @@ std::vector<int32_t> parse_token_list(const JsonField& f, const char* key, const
     const Json& v = arr[i];
     const std::string where = json_path(f.path(key), i);
     if (!v.is_number_integer()) fail_input(where, ": expected an integer token id, got ", json_type_name(v));
-    const int64_t t = v.get<int64_t>();
-    if (t < 0 || t >= spec.vocab_size)
-      fail_input(where, ": token ", t, " is outside the vocabulary (size ", spec.vocab_size, ")");
-    ids.push_back(static_cast<int32_t>(t));
+    // nlohmann keeps a non-negative id unsigned; one past int64 must not wrap to a small number.
+    const bool outside = v.is_number_unsigned() ? v.get<uint64_t>() >= static_cast<uint64_t>(spec.vocab_size)
+                                                : v.get<int64_t>() < 0 || v.get<int64_t>() >= spec.vocab_size;
+    if (outside) fail_input(where, ": token ", v.dump(), " is outside the vocabulary (size ", spec.vocab_size, ")");
+    ids.push_back(static_cast<int32_t>(v.get<int64_t>()));
   }
   return ids;
 }
@@ -56,7 +60,7 @@ Request request_parse(std::string_view line, const ModelSpec& spec, const Reques
     for (size_t i = 0; i < in.size(); ++i) {
       if (!in[i].is_number()) fail_input(json_path(f.path("input"), i), ": expected a number, got ", json_type_name(in[i]));
       const double v = in[i].get<double>();
-      if (!std::isfinite(v)) fail_input(json_path(f.path("input"), i), ": not a finite number");
+      if (!(std::fabs(v) <= kFloatMax)) fail_input(json_path(f.path("input"), i), ": ", v, " is outside the float32 range");
       r.input.push_back(static_cast<float>(v));
     }
     return r;
@@ -75,7 +79,7 @@ Request request_parse(std::string_view line, const ModelSpec& spec, const Reques
   if (f.has("stop_ids")) r.stop_ids = parse_token_list(f, "stop_ids", spec);
   if (f.has("temperature")) {
     const double t = f.require_number("temperature");
-    if (!(t >= 0.0) || !std::isfinite(t)) fail_input(f.path("temperature"), ": must be a number >= 0");
+    if (!(t >= 0.0 && t <= kFloatMax)) fail_input(f.path("temperature"), ": must be a number >= 0 (and within float32)");
     r.temperature = static_cast<float>(t);
   }
   if (f.has("top_k")) {

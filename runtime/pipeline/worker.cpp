@@ -2,11 +2,13 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "partitioner/plan_validate.h"
+#include "runtime/bench/fault_injection.h"
 #include "runtime/comm/gloo_transport.h"
 #include "runtime/comm/net.h"
 #include "runtime/comm/rendezvous.h"
@@ -74,6 +76,12 @@ int worker_run(const WorkerOptions& o, const WorkerEnv& env) {
     GenerateDefaults defaults = o.defaults;
     if (!o.max_new_tokens_given && plan.workload.max_new_tokens > 0) defaults.max_new_tokens = plan.workload.max_new_tokens;
     executor_check_schedules(mode, P, M);
+    if (!o.metrics_dir.empty()) {  // before any work: a bad folder must not cost the run
+      std::error_code ec;
+      std::filesystem::create_directories(o.metrics_dir, ec);
+      if (ec || !std::filesystem::is_directory(o.metrics_dir))
+        fail_input("--metrics-dir: ", o.metrics_dir, ": cannot create the folder (", ec.message(), ")");
+    }
 
     // ---- join the job -------------------------------------------------------------------
     if (env.job_token.empty())
@@ -97,6 +105,9 @@ int worker_run(const WorkerOptions& o, const WorkerEnv& env) {
       g.bind_address = bind;
       g.connect_timeout = o.timeout;
       transport = gloo_transport_create(store, g);
+      // Test-only: corrupt this rank's first activation when asked (runtime/bench/fault_injection.h).
+      if (auto hook = fault_hook_from_env(std::getenv(kFaultCorruptActivationEnv), env.rank))
+        transport->set_fault_hook(std::move(hook));
     }
 
     // ---- the requests: rank 0 decides the job's shape; first stages read their share ------
@@ -108,7 +119,7 @@ int worker_run(const WorkerOptions& o, const WorkerEnv& env) {
       journal = std::make_unique<ResultJournal>(o.output, std::filesystem::absolute(o.input).string(), reqs.size(),
                                                 mode == RunMode::Forward ? "forward" : "generate", o.resume);
       JobConfig jc{context_needed(mode, reqs, defaults, spec), reqs.size(), {}};
-      for (const auto& [i, _] : journal->done()) jc.skip.push_back(i);
+      jc.skip = journal->done();
       store_set_string(store, "job/config", job_config_encode(jc));
     }
     const JobConfig jc = job_config_decode(store_get_string(store, "job/config", o.timeout));
@@ -144,6 +155,7 @@ int worker_run(const WorkerOptions& o, const WorkerEnv& env) {
     ec.slots = batch;
     ec.max_ctx = jc.max_ctx;
     ec.timeout = o.timeout;
+    ec.record_events = !o.metrics_dir.empty();
     StageExecutor exec(ec, *model, ctx, transport.get(), feed.get(), &sink);
 
     // ---- run; rank 0 collects results meanwhile --------------------------------------------
@@ -162,13 +174,17 @@ int worker_run(const WorkerOptions& o, const WorkerEnv& env) {
         collected = true;
       });
     }
-    try {
-      exec.run();
-    } catch (...) {
-      stop = true;
-      if (collector.joinable()) collector.join();
-      throw;
-    }
+    // Whatever throws from here on (the executor, the metrics file, the final waits) must stop and
+    // join the collector first: destroying a joinable std::thread calls std::terminate (SIGABRT).
+    struct CollectorStop {
+      std::atomic<bool>& stop;
+      std::thread& thread;
+      ~CollectorStop() {
+        stop = true;
+        if (thread.joinable()) thread.join();
+      }
+    } collector_stop{stop, collector};
+    exec.run();
     if (!o.metrics_dir.empty())
       rank_metrics_write(o.metrics_dir,
                          RankMetrics{env.rank, place.replica, place.stage, load_s, model->weight_bytes(),
@@ -187,8 +203,8 @@ int worker_run(const WorkerOptions& o, const WorkerEnv& env) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
       stop = true;
       collector.join();
-      if (journal->done().size() != jc.requests)
-        fail_runtime("results: ", journal->done().size(), " of ", jc.requests, " requests have results");
+      if (journal->done_count() != jc.requests)
+        fail_runtime("results: ", journal->done_count(), " of ", jc.requests, " requests have results");
       journal->finish(reqs);
     }
     return 0;

@@ -1,10 +1,12 @@
 // pipeshard run: run a plan's pipeline on this machine, one `pipeshard worker` process per rank,
 // started and watched by the launcher (runtime/launch/launcher.h). It takes every flag of
 // `pipeshard worker`, checks them and the plan once (one clear error instead of one per rank),
-// and passes them on verbatim; --master-port and --grace-seconds are its own.
+// and passes them on verbatim; --master-port, --grace-seconds and --trace are its own.
 #include <cstdio>
+#include <filesystem>
 
 #include "partitioner/plan_validate.h"
+#include "runtime/bench/trace.h"
 #include "runtime/comm/job_token.h"
 #include "runtime/core/error.h"
 #include "runtime/launch/launcher.h"
@@ -54,12 +56,14 @@ void check_one_node(const Plan& plan, const std::string& path) {
 
 int cmd_run(const std::vector<std::string>& args) {
   std::vector<OptionSpec> specs = worker_flag_specs();
-  const std::vector<OptionSpec> own = launcher_flag_specs();
+  std::vector<OptionSpec> own = launcher_flag_specs();
+  own.push_back({"trace", true, "write one Chrome trace of every rank to this file (docs/bench/README.md)"});
   specs.insert(specs.end(), own.begin(), own.end());
   const Args a("run", args, specs);
   if (a.flag("help")) {
     std::fputs(a.usage().c_str(), stdout);
-    std::fputs("Every option but --master-port and --grace-seconds is passed on to each `pipeshard worker`.\n", stdout);
+    std::fputs("Every option but --master-port, --grace-seconds and --trace is passed on to each `pipeshard worker`.\n",
+               stdout);
     return 0;
   }
   if (!a.positional().empty()) fail_input("run: unexpected argument '", a.positional()[0], "'\n", a.usage());
@@ -79,7 +83,18 @@ int cmd_run(const std::vector<std::string>& args) {
   for (auto& arg : without_options(args, own)) spec.worker_argv.push_back(std::move(arg));
   if (spec.master_port == 0) spec.master_port = launch_free_port();
   spec.job_token = job_token_from_env().value_or("");
-  return launcher_run(spec);
+  // --trace merges the ranks' metrics files: from --metrics-dir, else a folder beside the trace
+  // that goes away once the trace is written.
+  std::string metrics = a.str("metrics-dir", "");
+  const bool own_metrics = a.has("trace") && metrics.empty();
+  if (own_metrics) {
+    metrics = a.str("trace", "") + ".metrics";
+    spec.worker_argv.insert(spec.worker_argv.end(), {"--metrics-dir", metrics});
+  }
+  const int rc = launcher_run(spec);
+  if (rc == 0 && a.has("trace")) trace_write_from_metrics(metrics, a.str("trace", ""));
+  if (own_metrics) std::filesystem::remove_all(metrics);
+  return rc;
 }
 
 }  // namespace ps::cli

@@ -12,6 +12,7 @@ const std::vector<Command>& command_table() {
       {"devices", cmd_devices, "list the backends and devices of this build"},
       {"run", cmd_run, "run a plan's pipeline on this machine: one worker process per rank"},
       {"launch", cmd_launch, "start one node's workers of a multi-node job (tools/launch.sh)"},
+      {"bench", cmd_bench, "benchmark the real pipeline over a sweep: measured against predicted"},
       {"worker", cmd_worker, "run one rank of a pipeline (started by run, launch.sh, torchrun, srun, mpirun)"},
   };
   return table;

@@ -30,6 +30,7 @@ int cmd_devices(const std::vector<std::string>& args);
 int cmd_worker(const std::vector<std::string>& args);
 int cmd_run(const std::vector<std::string>& args);
 int cmd_launch(const std::vector<std::string>& args);
+int cmd_bench(const std::vector<std::string>& args);
 
 // `pipeshard worker`'s flags and their reading (cmd_worker.cpp). `pipeshard run` takes the same
 // flags, checks them once before starting anything, and passes them on to every worker.
