@@ -37,7 +37,8 @@ def load_results(folder):
 
 
 def series_key(c):
-    return (c["mode"], c["stages"], c["batch"] if c["batch"] != c["micro_batches"] else "M")
+    # A sweep without --batch has batch = M at every point: one series, not one per batch.
+    return (c["mode"], c["stages"], "M" if c.get("batch_default") else c["batch"])
 
 
 def plot_throughput(res, out):
@@ -140,7 +141,7 @@ def main():
     for i in picks:
         if not 0 <= i < len(cs):
             sys.exit(f"plot_bench: --config {i}: the results have configurations 0..{len(cs) - 1}")
-        trace = os.path.join(cs[i]["dir"], "trace.json")
+        trace = os.path.join(a.results, cs[i]["dir"], "trace.json")
         if os.path.exists(trace):
             c = cs[i]
             plot_gantt(trace, f"{c['mode']}, P={c['stages']}, M={c['micro_batches']}, batch={c['batch']}",

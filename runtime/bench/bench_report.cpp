@@ -84,6 +84,7 @@ Json bench_results_json(const std::vector<BenchRow>& rows, const Json& meta) {
               {"stages", r.config.stages},
               {"micro_batches", r.config.micro_batches},
               {"batch", r.config.batch_or_default()},
+              {"batch_default", r.config.batch == 0},  // one sequence per micro-batch: batch = M
               {"requests", r.config.requests_or_default()},
               {"prompt_len", r.config.prompt_len},
               {"max_new_tokens", r.config.max_new_tokens},

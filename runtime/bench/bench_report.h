@@ -31,7 +31,7 @@ struct BenchRow {
   BenchPrediction predicted;
   double reference_tokens_per_s = 0;  // the one-stage run with the same split
   int64_t wrong = 0;                  // results differing from the reference, over every run
-  std::string dir;                    // plan, outputs, metrics, logs, trace
+  std::string dir;                    // plan, outputs, metrics, logs, trace: a folder of the results
 };
 
 Json bench_results_json(const std::vector<BenchRow>& rows, const Json& meta);

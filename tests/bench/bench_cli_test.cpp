@@ -114,7 +114,7 @@ TEST_F(BenchCli, ForwardSweepTracesEveryInstructionAndIsNotWrong) {
     EXPECT_EQ(c["per_stage"].size(), 2u);
     EXPECT_GT(c["measured"]["tokens_per_s"].get<double>(), 0);
     EXPECT_TRUE(c.contains("predicted"));
-    const std::string d = c["dir"];
+    const std::string d = dir_->file("fwd/" + c["dir"].get<std::string>());
     expect_trace_matches_schedule(d + "/trace.json", d + "/run-0.metrics", Mode::Forward, 2, c["micro_batches"]);
   }
   EXPECT_TRUE(file_exists(dir_->file("fwd/results.csv")));
@@ -129,7 +129,7 @@ TEST_F(BenchCli, GenerateThreeStagesTracesEveryRound) {
   EXPECT_EQ(c["wrong"], 0);
   EXPECT_GT(c["measured"]["ttft_p50_s"].get<double>(), 0);
   EXPECT_GT(c["measured"]["tpot_p50_s"].get<double>(), 0);
-  const std::string d = c["dir"];
+  const std::string d = dir_->file("gen/" + c["dir"].get<std::string>());
   expect_trace_matches_schedule(d + "/trace.json", d + "/run-0.metrics", Mode::Generate, 3, 2);
 }
 

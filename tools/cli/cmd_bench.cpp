@@ -116,7 +116,8 @@ BenchRow bench_config(const Bench& b, const BenchConfig& c, size_t index, size_t
   const std::string label = str("[", index + 1, "/", total, "] ", mode_name(c.mode), " ", bench_config_str(c));
   progress_update(b.progress, label + ": planning");
   const BenchPlans plans = bench_plans_make(b.src, c);
-  const std::string dir = str(b.out_dir, "/", index, "-P", c.stages, "-M", c.micro_batches, "-B", c.batch_or_default());
+  const std::string name = str(index, "-P", c.stages, "-M", c.micro_batches, "-B", c.batch_or_default());
+  const std::string dir = b.out_dir + "/" + name;
   fs::create_directories(dir);
   plan_write(plans.plan, dir + "/plan.json");
   plan_write(plans.reference, dir + "/reference-plan.json");
@@ -126,7 +127,7 @@ BenchRow bench_config(const Bench& b, const BenchConfig& c, size_t index, size_t
   BenchRow row;
   row.config = c;
   row.replicas = plans.plan.replicas;
-  row.dir = dir;
+  row.dir = name;
   row.predicted = plans.predicted;
   for (size_t s = 0; s < plans.plan.stages.size(); ++s) {
     row.layers.push_back(plan_layers_str(plans.plan.stages[s]));
@@ -241,7 +242,11 @@ int cmd_bench(const std::vector<std::string>& args) {
                             : 0;
   base.requests = a.has("requests") ? positive(a, "requests", 1) : 0;
   const std::vector<BenchConfig> configs = sweep_expand(base, sweeps);
-  for (const BenchConfig& c : configs) bench_config_check(c, spec.num_layers());  // before anything runs
+  for (const BenchConfig& c : configs) {  // before anything runs
+    bench_config_check(c, spec.num_layers());
+    if (given && c.stages != given->plan.num_stages())
+      fail_input(*b.src.plan_path, " has ", given->plan.num_stages(), " stages; a stages sweep needs --model and --cluster");
+  }
 
   fs::create_directories(b.out_dir);
   std::string command = "pipeshard bench";

@@ -12,6 +12,7 @@
 #include "runtime/launch/launcher.h"
 #include "runtime/launch/process.h"
 #include "runtime/pipeline/worker.h"
+#include "runtime/io/requests.h"
 #include "tools/cli/args.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/launch_flags.h"
@@ -77,6 +78,8 @@ int cmd_run(const std::vector<std::string>& args) {
   const std::string plan_path = a.required("plan");
   const LoadedPlan lp = plan_load(plan_path);
   check_one_node(lp.plan, plan_path);
+  // A bad request line is one clear exit 2 here, not a race of failing ranks later.
+  requests_read(a.required("input"), lp.spec);
   spec.world = plan_world_size(lp.plan);
   for (int r = 0; r < spec.world; ++r) spec.ranks.push_back(r);
   spec.worker_argv = {process_self_exe(), "worker"};
