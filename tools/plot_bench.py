@@ -76,8 +76,8 @@ def plot_gantt(trace_path, title, out):
     names = {e["pid"]: e["args"]["name"] for e in events if e.get("ph") == "M" and e["name"] == "process_name"}
     spans = [e for e in events if e.get("ph") == "X"]
     ranks = sorted({e["pid"] for e in spans})
-    mbs = max([e["args"]["mb"] for e in spans] + [0]) + 1
     cmap = plt.get_cmap("tab10")
+    span = max((e["ts"] + e["dur"]) / 1e3 for e in spans) if spans else 1.0
     fig, ax = plt.subplots(figsize=(10, 1.0 + 0.9 * len(ranks)))
     for row, r in enumerate(ranks):
         y = (len(ranks) - 1 - row) * 1.0
@@ -87,7 +87,7 @@ def plot_gantt(trace_path, title, out):
             x, w = e["ts"] / 1e3, e["dur"] / 1e3
             if e["tid"] == 0:
                 ax.broken_barh([(x, w)], (y + 0.35, 0.5), color=cmap(e["args"]["mb"] % 10), edgecolor="none")
-                if e["name"] == "F" and mbs <= 16:
+                if e["name"] == "F" and w > span / 80:  # numbers only where they fit
                     ax.text(x + w / 2, y + 0.6, str(e["args"]["mb"]), ha="center", va="center", fontsize=6, color="white")
             else:
                 ax.broken_barh([(x, w)], (y + 0.1, 0.2), color="0.6", edgecolor="none")

@@ -63,6 +63,7 @@ Json stage_json(const BenchRow& row, size_t s) {
             {"bytes_per_message", m.bytes_per_message},
             {"transfer_s", m.transfer_s},
             {"bandwidth_bytes_per_s", m.bandwidth},
+            {"recv_wait_s", m.recv_wait_s},
             {"peak_rss_bytes", m.peak_rss_bytes},
             {"load_s", m.load_s}};
   if (row.predicted.valid && s < row.predicted.time_per_mb_s.size()) {
@@ -120,7 +121,7 @@ std::string bench_results_csv(const std::vector<BenchRow>& rows) {
       "mode,stages,micro_batches,batch,requests,prompt_len,max_new_tokens,tokens_per_s,predicted_tokens_per_s,"
       "sequences_per_s,makespan_s,bubble,predicted_bubble,ttft_p50_s,ttft_p99_s,tpot_p50_s,tpot_p99_s,"
       "reference_tokens_per_s,wrong,stage,layers,threads,busy_fraction,time_per_mb_s,predicted_time_per_mb_s,"
-      "bytes_sent,bytes_per_message,transfer_s,bandwidth_bytes_per_s,peak_rss_bytes\n";
+      "bytes_sent,bytes_per_message,transfer_s,bandwidth_bytes_per_s,recv_wait_s,peak_rss_bytes\n";
   auto g = [](double v) {
     char b[32];
     std::snprintf(b, sizeof b, "%.9g", v);
@@ -139,7 +140,8 @@ std::string bench_results_csv(const std::vector<BenchRow>& rows) {
                  g(r.reference_tokens_per_s), ",", r.wrong, ",", s, ",", s < r.layers.size() ? r.layers[s] : "", ",",
                  s < r.threads.size() ? r.threads[s] : 0, ",", g(x.busy_fraction), ",", g(x.time_per_mb_s), ",",
                  p.valid && s < p.time_per_mb_s.size() ? g(p.time_per_mb_s[s]) : "", ",", x.bytes_sent, ",",
-                 g(x.bytes_per_message), ",", g(x.transfer_s), ",", g(x.bandwidth), ",", x.peak_rss_bytes, "\n");
+                 g(x.bytes_per_message), ",", g(x.transfer_s), ",", g(x.bandwidth), ",", g(x.recv_wait_s), ",",
+                 x.peak_rss_bytes, "\n");
     }
   }
   return out;
@@ -163,7 +165,7 @@ std::string bench_table(const std::vector<BenchRow>& rows) {
                    s < r.layers.size() ? r.layers[s] : "?", s < r.threads.size() ? str(r.threads[s]) : "?",
                    pct(x.busy_fraction), fmt(x.time_per_mb_s * 1e3, 2), opt(pred, 2, 1e3), delta(x.time_per_mb_s, pred),
                    fmt(static_cast<double>(x.bytes_sent) / (1 << 20), 2), opt(x.bytes_per_message, 1, 1.0 / 1024),
-                   opt(x.transfer_s, 3, 1e3), opt(x.bandwidth, 2, 1e-9),
+                   opt(x.transfer_s, 3, 1e3), opt(x.bandwidth, 2, 1e-9), opt(x.recv_wait_s, 2, 1e3),
                    fmt(static_cast<double>(x.peak_rss_bytes) / (1 << 20), 0)});
     }
   }
@@ -172,7 +174,7 @@ std::string bench_table(const std::vector<BenchRow>& rows) {
                 a) +
          "\n" +
          render({"P", "M", "batch", "stage", "layers", "threads", "busy %", "ms/mb", "pred ms/mb", "vs pred %",
-                 "sent MiB", "KiB/msg", "xfer ms", "GB/s", "peak MiB"},
+                 "sent MiB", "KiB/msg", "xfer ms", "GB/s", "recv wait ms", "peak MiB"},
                 b);
 }
 

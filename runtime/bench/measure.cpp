@@ -104,7 +104,7 @@ RunMeasure measure_run(const std::vector<RankRecord>& ranks, const MeasureSpec& 
 
   const double waves = static_cast<double>(spec.requests) / static_cast<double>(spec.batch * R);
   std::vector<double> ttft, tpot;
-  std::vector<std::vector<double>> xfer(static_cast<size_t>(P));
+  std::vector<std::vector<double>> xfer(static_cast<size_t>(P)), waits(static_cast<size_t>(P));
   std::vector<uint64_t> messages(static_cast<size_t>(P), 0);
   m.stages.assign(static_cast<size_t>(P), StageMeasure{});
   double busy_all = 0;
@@ -115,6 +115,8 @@ RunMeasure measure_run(const std::vector<RankRecord>& ranks, const MeasureSpec& 
     for (const InstructionEvent& e : r.events) {
       if (op_is_compute(e.op)) busy += e.end_s - e.start_s;
       if (op_is_send(e.op)) ++messages[static_cast<size_t>(r.stage)];
+      if (op_is_recv(e.op) && e.rows > 0 && !(e.round == 0 && e.mb == 0))
+        waits[static_cast<size_t>(r.stage)].push_back(e.end_s - e.start_s);
     }
     busy_all += busy;
     s.busy_s += busy / R;
@@ -133,6 +135,7 @@ RunMeasure measure_run(const std::vector<RankRecord>& ranks, const MeasureSpec& 
     if (messages[i] > 0) s.bytes_per_message = static_cast<double>(s.bytes_sent) / static_cast<double>(messages[i]);
     s.transfer_s = percentile(xfer[i], 50);
     if (s.transfer_s > 0) s.bandwidth = s.bytes_per_message / s.transfer_s;
+    s.recv_wait_s = percentile(waits[i], 50);
   }
   if (m.makespan_s > 0) {
     m.bubble = 1.0 - busy_all / (static_cast<double>(ranks.size()) * m.makespan_s);
@@ -172,6 +175,7 @@ RunMeasure measure_median(const std::vector<RunMeasure>& runs) {
     s.bytes_per_message = med([&](const RunMeasure& r) { return r.stages[i].bytes_per_message; });
     s.transfer_s = med([&](const RunMeasure& r) { return r.stages[i].transfer_s; });
     s.bandwidth = med([&](const RunMeasure& r) { return r.stages[i].bandwidth; });
+    s.recv_wait_s = med([&](const RunMeasure& r) { return r.stages[i].recv_wait_s; });
     s.peak_rss_bytes = static_cast<uint64_t>(med([&](const RunMeasure& r) { return r.stages[i].peak_rss_bytes; }));
     s.load_s = med([&](const RunMeasure& r) { return r.stages[i].load_s; });
   }

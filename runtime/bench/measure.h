@@ -21,6 +21,10 @@
 //                 time of a micro-batch's messages, receive end minus send start, over the
 //                 messages whose receiver was already waiting when the send was posted (for the
 //                 others the arrival time is not observed); bandwidth = bytes per message / that.
+//   recv wait     per stage: the median time its receives (RECV_F, or RECV_T on stage 0) of
+//                 non-empty micro-batches blocked, the pipeline-filling first one excepted:
+//                 communication the schedule did not hide behind compute, plus waiting for a
+//                 slower producer.
 //   Percentiles interpolate linearly between order statistics (numpy's default).
 #pragma once
 
@@ -46,6 +50,7 @@ struct StageMeasure {
   double bytes_per_message = 0;
   double transfer_s = 0;        // median; 0 when no message was observed (see the top)
   double bandwidth = 0;         // bytes/s; 0 when transfer_s is
+  double recv_wait_s = 0;       // median (see the top); 0 for a stage that receives nothing
   uint64_t peak_rss_bytes = 0;  // largest over replicas
   double load_s = 0;            // largest over replicas
 };

@@ -50,6 +50,9 @@ TEST(Measure, ForwardPipelineFiguresMatchHandComputedOnes) {
   EXPECT_NEAR(m.stages[0].bandwidth, 10000, 1e-2);
   EXPECT_EQ(m.stages[1].transfer_s, 0);  // the last stage sends nothing in forward mode
   EXPECT_EQ(m.stages[1].peak_rss_bytes, 300u);
+  // Receive waits: micro-batch 1's 0.1 s; micro-batch 0's fills the pipeline and is left out.
+  EXPECT_NEAR(m.stages[1].recv_wait_s, 0.1, 1e-9);
+  EXPECT_EQ(m.stages[0].recv_wait_s, 0);
 }
 
 TEST(Measure, GenerationLatenciesSplitPromptStepsFromDecodeSteps) {

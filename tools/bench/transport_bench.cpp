@@ -12,6 +12,7 @@
 // The figures feed a cluster spec's same_device_link (configs/clusters/cpu-2core.json).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -135,12 +136,13 @@ void run(benchmark::State& state, Kind kind) {
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   p.wait_done();
-  const double per_op = kind == Kind::PingPong ? 0.5 : 1.0;  // a ping-pong iteration is two transfers
-  state.counters["GB/s"] =
-      benchmark::Counter(static_cast<double>(bytes) * 1e-9 / per_op, benchmark::Counter::kIsIterationInvariantRate);
-  if (kind == Kind::PingPong)
-    state.counters["one_way_us"] = seconds / static_cast<double>(state.iterations()) * per_op * 1e6;
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(bytes));
+  // Plain counters (Google Benchmark's rate flags would print "GB/s=.../s"). A ping-pong
+  // iteration is two transfers one after the other; a sendrecv iteration one in each direction.
+  const double per_op = kind == Kind::PingPong ? 0.5 : 1.0;
+  const double transfer_s =
+      seconds / static_cast<double>(std::max<benchmark::IterationCount>(state.iterations(), 1)) * per_op;
+  state.counters["GB/s"] = static_cast<double>(bytes) / transfer_s * 1e-9;
+  if (kind == Kind::PingPong) state.counters["one_way_us"] = transfer_s * 1e6;
 }
 
 void BM_PingPong(benchmark::State& state) { run(state, Kind::PingPong); }
