@@ -1,6 +1,7 @@
 #include "runtime/core/tensor.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <sstream>
 
@@ -78,6 +79,14 @@ void HostTensor::reshape(Shape s) {
   view.data = buf.data();
   view.shape = s;
   view.device = Device::cpu();
+}
+
+void HostTensor::reserve(int64_t elements) {
+  PS_CHECK(elements >= 0, "reserve ", elements);
+  const size_t bytes = static_cast<size_t>(elements) * dtype_size(view.dtype);
+  buf.resize(bytes);
+  std::memset(buf.data(), 0, buf.size());
+  view.data = buf.data();
 }
 
 }  // namespace ps

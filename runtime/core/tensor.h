@@ -96,6 +96,10 @@ struct HostTensor {
   explicit HostTensor(Shape s, DType t = DType::F32);
   // Reuses the allocation when it is big enough.
   void reshape(Shape s);
+  // Grows the allocation to hold `elements` and zero-fills all of it, so its pages are resident
+  // from now on: a run that reserves its largest shapes up front never grows afterwards (and an
+  // over-committed host fails at start, not hours in). The view's shape is unchanged.
+  void reserve(int64_t elements);
   float* f32() const { return view.f32(); }
 };
 

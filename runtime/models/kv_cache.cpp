@@ -7,6 +7,10 @@ KvCache::KvCache(int layers, int slots, int64_t max_ctx, int64_t kv_heads, int64
   for (int i = 0; i < layers; ++i) {
     k_.emplace_back(Shape{slots, max_ctx, kv_heads, head_dim});
     v_.emplace_back(Shape{slots, max_ctx, kv_heads, head_dim});
+    // Commit the whole cache now: untouched pages would otherwise become resident one by one
+    // as sequences reach new positions, and the stage's memory would creep up for hours.
+    k_.back().reserve(k_.back().view.numel());
+    v_.back().reserve(v_.back().view.numel());
   }
 }
 

@@ -1,7 +1,8 @@
 // The KV cache of one stage: for each of its blocks, k and v of shape
 // [slots, max_ctx, kv_heads, head_dim]. A sequence owns a slot while it runs; a finished
 // sequence frees its slot and the next one overwrites it (positions restart at 0, and attention
-// only reads positions <= the row's own, so nothing needs clearing).
+// only reads positions <= the row's own, so nothing needs clearing). The memory is zero-filled
+// (committed) when the cache is made.
 #pragma once
 
 #include <vector>

@@ -29,36 +29,41 @@ class MlpStage final : public StageModel {
 
   void forward(const OpContext& ctx, const TokenBatch& batch, const TensorView& in, HostTensor& out) override {
     const int64_t rows = in.shape[0];
-    cur_.reshape(in.shape);
-    std::memcpy(cur_.view.data, in.data, in.nbytes());
+    // Ping-pong between two scratch tensors (never swapped, so each keeps its reserved size).
+    int cur = 0;
+    TensorView x = scratch(buf_[0], rows, in.shape[1]);
+    std::memcpy(x.data, in.data, in.nbytes());
     for (int i = first_; i <= last_; ++i) {
       const LayerSpec& l = spec_->layers[static_cast<size_t>(i)];
       switch (l.kind) {
-        case LayerKind::MlpLinear:
-          next_.reshape(Shape{rows, l.out_features});
-          ops::linear(ctx, cur_.view, w(layer_tensor(i, "weight")), ops::WeightLayout::OutIn,
-                      l.bias ? w(layer_tensor(i, "bias")) : TensorView{}, next_.view);
-          std::swap(cur_, next_);
+        case LayerKind::MlpLinear: {
+          const TensorView y = scratch(buf_[1 - cur], rows, l.out_features);
+          ops::linear(ctx, x, w(layer_tensor(i, "weight")), ops::WeightLayout::OutIn,
+                      l.bias ? w(layer_tensor(i, "bias")) : TensorView{}, y);
+          x = y;
+          cur = 1 - cur;
           break;
+        }
         case LayerKind::MlpActivation:
-          apply_activation(ctx, l.activation, cur_.view);
+          apply_activation(ctx, l.activation, x);
           break;
         case LayerKind::MlpLayerNorm:
-          ops::layer_norm(ctx, cur_.view, w(layer_tensor(i, "weight")), w(layer_tensor(i, "bias")),
-                          static_cast<float>(l.eps), cur_.view);
+          ops::layer_norm(ctx, x, w(layer_tensor(i, "weight")), w(layer_tensor(i, "bias")),
+                          static_cast<float>(l.eps), x);
           break;
         case LayerKind::MlpRmsNorm:
-          ops::rms_norm(ctx, cur_.view, w(layer_tensor(i, "weight")), static_cast<float>(l.eps), cur_.view);
+          ops::rms_norm(ctx, x, w(layer_tensor(i, "weight")), static_cast<float>(l.eps), x);
           break;
         default:
           fail_runtime("layer ", i, " (", l.name, ") is not an mlp layer");
       }
     }
-    std::swap(out, cur_);
+    out.reshape(x.shape);
+    std::memcpy(out.view.data, x.data, x.nbytes());
   }
 
  private:
-  HostTensor cur_, next_;
+  HostTensor buf_[2];
 };
 
 }  // namespace

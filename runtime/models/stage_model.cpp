@@ -1,5 +1,8 @@
 #include "runtime/models/stage_model.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "runtime/models/family_stages.h"
 
 namespace ps {
@@ -23,6 +26,33 @@ int64_t activation_width(const ModelSpec& spec, int layer) {
     if (l.kind == LayerKind::MlpLinear) return l.out_features;
   }
   return spec.input_size;
+}
+
+TensorView StageModel::scratch(HostTensor& t, int64_t rows, int64_t cols) {
+  auto it = std::find_if(scratch_widths_.begin(), scratch_widths_.end(), [&](const auto& e) { return e.first == &t; });
+  if (it == scratch_widths_.end()) scratch_widths_.emplace_back(&t, cols);
+  else it->second = std::max(it->second, cols);
+  t.reshape(Shape{rows, cols});
+  return t.view;
+}
+
+void StageModel::reserve(const OpContext& ctx, int64_t max_rows, int64_t max_ctx) {
+  PS_CHECK(max_rows >= 1 && max_ctx >= 1 && max_ctx <= INT32_MAX, "reserve ", max_rows, " rows, ", max_ctx, " positions");
+  TokenBatch one;
+  one.tokens = {0};
+  one.slots = {0};
+  one.positions = {static_cast<int32_t>(max_ctx - 1)};
+  one.logit_rows = {0};
+  HostTensor in(Shape{1, activation_width(*spec_, first_ - 1)}), out;
+  std::fill(in.f32(), in.f32() + in.view.numel(), 0.0f);
+  forward(ctx, one, in.view, out);
+  for (auto& [t, cols] : scratch_widths_) t->reserve(max_rows * cols);
+}
+
+uint64_t StageModel::scratch_bytes() const {
+  uint64_t b = 0;
+  for (const auto& e : scratch_widths_) b += e.first->buf.size();
+  return b;
 }
 
 TensorView StageModel::w_opt(const std::string& name) const {

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "kernels/op_context.h"
@@ -40,6 +41,15 @@ class StageModel {
   // (`mlp`: [rows, output width] from the last stage).
   virtual void forward(const OpContext& ctx, const TokenBatch& batch, const TensorView& in, HostTensor& out) = 0;
 
+  // Sizes every scratch activation for micro-batches of up to `max_rows` rows at positions below
+  // `max_ctx`, and commits the memory, so a long run never allocates again after this. One cheap
+  // forward of a single row at the last position first records each scratch tensor's width and
+  // sizes the op workspace (attention's grows with the position); it writes that one cache entry,
+  // which a real sequence overwrites before reading it.
+  void reserve(const OpContext& ctx, int64_t max_rows, int64_t max_ctx);
+  // Bytes held by the scratch activations now (what reserve() committed, or their high-water mark).
+  uint64_t scratch_bytes() const;
+
   int first_layer() const { return first_; }
   int last_layer() const { return last_; }
   bool has_embedding() const;
@@ -53,12 +63,18 @@ class StageModel {
   StageModel(const ModelSpec& spec, StageWeights weights, int first, int last)
       : spec_(&spec), weights_(std::move(weights)), first_(first), last_(last) {}
   const TensorView& w(const std::string& name) const { return weights_.get(name); }
+  // Scratch tensor `t` shaped [rows, cols]; remembers the widest cols asked of each tensor for
+  // reserve(). Each scratch tensor must stay the same member (never swapped with another).
+  TensorView scratch(HostTensor& t, int64_t rows, int64_t cols);
   // An optional tensor (a bias the config may or may not have); empty view when absent.
   TensorView w_opt(const std::string& name) const;
 
   const ModelSpec* spec_;
   StageWeights weights_;
   int first_, last_;
+
+ private:
+  std::vector<std::pair<HostTensor*, int64_t>> scratch_widths_;
 };
 
 // Width of the activation after layer `layer` (-1: the model's input), as sent between stages:

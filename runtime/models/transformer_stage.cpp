@@ -32,11 +32,6 @@ TransformerStage::TransformerStage(const ModelSpec& spec, StageWeights weights, 
              spec.n_kv_heads, spec.head_dim),
       first_block_(first_block_of(spec, first, last)) {}
 
-TensorView TransformerStage::scratch(HostTensor& t, int64_t rows, int64_t cols) {
-  t.reshape(Shape{rows, cols});
-  return t.view;
-}
-
 void TransformerStage::attend(const OpContext& ctx, const TokenBatch& batch, int local, const TensorView& q,
                               const TensorView& k, const TensorView& v) {
   const int64_t rows = batch.rows();
@@ -85,8 +80,10 @@ void TransformerStage::forward(const OpContext& ctx, const TokenBatch& batch, co
         fail_runtime("layer ", i, " (", layer.name, ") is not a transformer layer");
     }
   }
-  // Hand the activation over without a copy; x_ takes the caller's old buffer for next time.
-  std::swap(out, x_);
+  // A copy rather than a swap of buffers: every buffer then keeps one role and one size, so
+  // reserve() can size each for good (the copy costs well under 1% of the layers' work).
+  out.reshape(x.shape);
+  std::memcpy(out.view.data, x.data, x.nbytes());
 }
 
 }  // namespace ps

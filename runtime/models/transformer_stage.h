@@ -29,7 +29,6 @@ class TransformerStage : public StageModel {
               const TensorView& v);
 
   // Scratch, shaped per call by scratch(): named for what they hold.
-  TensorView scratch(HostTensor& t, int64_t rows, int64_t cols);
   HostTensor x_, normed_, q_, k_, v_, attn_, proj_, mlp_a_, mlp_b_, gathered_;
   KvCache cache_;
   int first_block_ = 0;  // block number of this stage's first block (cache index 0)

@@ -55,7 +55,23 @@ std::string StageExecutor::peer_name(int stage) const {
   return str("rank ", rank_of(stage), " (replica ", cfg_.replica, " stage ", stage, ")");
 }
 
+void StageExecutor::reserve() {
+  // The largest micro-batch: a group's sequences (batch / M, rounded up), each with up to max_ctx
+  // rows (its prompt); mlp rows are samples, one per sequence.
+  const int64_t seqs = (cfg_.slots + cfg_.micro_batches - 1) / cfg_.micro_batches;
+  const bool mlp = model_.spec().family == Family::Mlp;
+  const int64_t max_rows = seqs * (mlp ? 1 : cfg_.max_ctx);
+  model_.reserve(ctx_, max_rows, cfg_.max_ctx);
+  const int64_t in_width = activation_width(model_.spec(), model_.first_layer() - 1);
+  const int64_t out_rows = model_.has_head() ? seqs : max_rows;
+  for (auto& s : slots_) {
+    if (cfg_.stage > 0 || mlp) s->in.reserve(max_rows * in_width);
+    s->out.reserve(out_rows * model_.output_width());
+  }
+}
+
 void StageExecutor::run() {
+  reserve();
   t0_ = Clock::now();
   start_unix_s_ = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   const bool forward = cfg_.mode == RunMode::Forward;

@@ -5,6 +5,8 @@
 // Overlap: the header of the next micro-batch's activation is posted as a receive before the
 // current micro-batch is computed, and sends are asynchronous, each micro-batch with its own
 // buffers (M copies), so a send never waits on the next compute.
+// Memory: every buffer is sized for the largest possible micro-batch and committed before the
+// first instruction (StageModel::reserve), so a long run's memory stays flat.
 // Every blocking wait has the executor's deadline; a dead peer ends the run with an error that
 // names its rank and the operation.
 #pragma once
@@ -62,6 +64,8 @@ class StageExecutor {
  private:
   struct Slot;  // per micro-batch buffers
 
+  // Sizes and commits every buffer for the largest micro-batch before the first instruction.
+  void reserve();
   void execute(const Instruction& ins);
   void dispatch(const Instruction& ins);
   void do_load(int mb);
