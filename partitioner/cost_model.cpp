@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "partitioner/saturate.h"
 #include "runtime/core/error.h"
 
 namespace ps {
@@ -10,11 +11,14 @@ namespace {
 
 double d(int64_t v) { return static_cast<double>(v); }
 
+// Byte counts multiply dims (each up to 2^31) by the workload: they are computed in double, where
+// they cannot overflow, and stored saturated at kBytesMax (saturate.h) -- "fits nowhere".
+
 // Elements of the layer's matrices (what GEMMs multiply with); vectors (norms, biases) are noise.
 int64_t matrix_params(const LayerSpec& l) {
   int64_t n = 0;
   for (const auto& t : l.tensors)
-    if (t.shape.rank >= 2) n += t.shape.numel();
+    if (t.shape.rank >= 2) n = add_sat(n, t.shape.numel());
   return n;
 }
 
@@ -24,8 +28,8 @@ struct Dims {
 };
 
 LayerCost block_cost(const ModelSpec& s, const LayerSpec& l, const Dims& k, bool generate) {
-  const double H = d(s.hidden), I = d(s.intermediate), qd = d(s.n_heads * s.head_dim),
-               kvd = d(s.n_kv_heads * s.head_dim), nh = d(s.n_heads);
+  const double H = d(s.hidden), I = d(s.intermediate), qd = d(s.n_heads) * d(s.head_dim),
+               kvd = d(s.n_kv_heads) * d(s.head_dim), nh = d(s.n_heads);
   const double lin = d(matrix_params(l)), tokens = k.mb * k.L;
   // Activations read and written per token: the residual stream, norms, q/k/v, attention output,
   // the MLP's inner activations. Approximate; the weights dominate decode and GEMMs the prefill.
@@ -37,13 +41,14 @@ LayerCost block_cost(const ModelSpec& s, const LayerSpec& l, const Dims& k, bool
   c.decode_base.bytes = d(l.param_count()) * k.w + k.mb * per_token + k.mb * 2 * kvd * k.a;  // + KV write
   c.decode_per_ctx.flops = 4 * k.mb * qd;        // q.K and p.V over each cached position
   c.decode_per_ctx.bytes = k.mb * 2 * kvd * k.a;  // reading K and V of each cached position
-  if (generate) c.kv_bytes = static_cast<int64_t>(2 * kvd * (k.L + k.T) * k.batch * k.a);
+  if (generate) c.kv_bytes = bytes_from_double(2 * kvd * (k.L + k.T) * k.batch * k.a);
   // Scratch: q/k/v, attention output, MLP inner activations, and one sequence's attention scores
   // (f32) -- the attention kernel runs a sequence at a time.
   const double scratch = tokens * (2 * H + qd + 2 * kvd + 2 * I) * k.a + nh * k.L * k.L * 4;
-  c.out_bytes = static_cast<int64_t>(tokens * H * k.a);
-  c.out_decode_bytes = static_cast<int64_t>(k.mb * H * k.a);
-  c.peak_bytes = static_cast<int64_t>(scratch) + 4 * c.out_bytes;  // double-buffered input and output
+  const double out = tokens * H * k.a;
+  c.out_bytes = bytes_from_double(out);
+  c.out_decode_bytes = bytes_from_double(k.mb * H * k.a);
+  c.peak_bytes = bytes_from_double(scratch + 4 * out);  // double-buffered input and output
   return c;
 }
 
@@ -53,9 +58,9 @@ LayerCost embedding_cost(const ModelSpec& s, const Dims& k) {
   LayerCost c;
   c.pass = {tokens * H * rows, tokens * H * (rows * k.w + k.a)};  // a gather, not a GEMM
   c.decode_base = {k.mb * H * rows, k.mb * H * (rows * k.w + k.a)};
-  c.out_bytes = static_cast<int64_t>(tokens * H * k.a);
-  c.out_decode_bytes = static_cast<int64_t>(k.mb * H * k.a);
-  c.peak_bytes = 3 * c.out_bytes;
+  c.out_bytes = bytes_from_double(tokens * H * k.a);
+  c.out_decode_bytes = bytes_from_double(k.mb * H * k.a);
+  c.peak_bytes = bytes_from_double(3 * tokens * H * k.a);
   return c;
 }
 
@@ -66,7 +71,7 @@ LayerCost head_cost(const ModelSpec& s, const LayerSpec& l, const Dims& k) {
   c.pass = {2 * k.mb * H * V + 8 * k.mb * H, d(l.param_count()) * k.w + k.mb * (H * k.a + V * 4)};
   c.decode_base = c.pass;
   // Logits and their softmax for top-k / sampling, plus the received activation (double-buffered).
-  c.peak_bytes = static_cast<int64_t>(2 * k.mb * V * 4 + 2 * tokens * H * k.a);
+  c.peak_bytes = bytes_from_double(2 * k.mb * V * 4 + 2 * tokens * H * k.a);
   return c;
 }
 
@@ -77,8 +82,8 @@ LayerCost mlp_cost(const LayerSpec& l, const Dims& k) {
   const double flops = l.kind == LayerKind::MlpLinear ? 2 * k.mb * in * out : 5 * k.mb * in;
   c.pass = {flops, d(l.param_count()) * k.w + k.mb * (in + out) * k.a};
   c.decode_base = c.pass;
-  c.out_bytes = c.out_decode_bytes = static_cast<int64_t>(k.mb * out * k.a);
-  c.peak_bytes = static_cast<int64_t>(k.mb * (in + out) * k.a) * 2;
+  c.out_bytes = c.out_decode_bytes = bytes_from_double(k.mb * out * k.a);
+  c.peak_bytes = bytes_from_double(k.mb * (in + out) * k.a * 2);
   return c;
 }
 
@@ -103,10 +108,10 @@ CostModel cost_model_build(const ModelSpec& spec, const Workload& w, DType dtype
       default: c = mlp_cost(l, k); break;
     }
     c.params = l.param_count();
-    c.weight_bytes = static_cast<int64_t>(d(c.params) * k.w);
+    c.weight_bytes = mul_sat(c.params, static_cast<int64_t>(dtype_size(dtype)));  // in integers: exact past 2^53
     m.layers.push_back(c);
   }
-  m.token_bytes = 8 * w.micro_batch_size();  // int32 token + int32 flags per sequence
+  m.token_bytes = mul_sat(8, w.micro_batch_size());  // int32 token + int32 flags per sequence
   const double logits = k.mb * d(spec.vocab_size);
   m.sample = {5 * logits, 8 * logits};       // read f32 logits, write probabilities
   return m;

@@ -7,9 +7,22 @@
 #include <limits>
 #include <map>
 
+#include "partitioner/saturate.h"
 #include "runtime/core/error.h"
 
 namespace ps {
+namespace {
+
+// Bytes of layers [a, b): their held bytes plus the largest transient `top`. A saturated prefix
+// (kBytesMax: the layers before b hold more than int64 counts) no longer tells how much of it lies
+// in [a, b), so such a range does not fit -- conservative, and only for models past 8 EiB. Memory
+// stays monotone (growing with b, shrinking with a), which the searches below rely on.
+int64_t range_memory(const std::vector<int64_t>& held, int a, int b, int64_t top) {
+  const int64_t end = held[static_cast<size_t>(b)];
+  return end == kBytesMax ? kBytesMax : add_sat(end - held[static_cast<size_t>(a)], top);
+}
+
+}  // namespace
 
 Boundaries partition_uniform(int layers, int stages) {
   PS_CHECK(stages >= 1 && layers >= stages, layers, " layers, ", stages, " stages");
@@ -25,8 +38,7 @@ double stage_cost(const PartitionProblem& p, int s, int a, int b) {
 }
 
 int64_t stage_memory(const PartitionProblem& p, int a, int b) {
-  const int64_t peak = *std::max_element(p.peak.begin() + a, p.peak.begin() + b);
-  return (p.held[static_cast<size_t>(b)] - p.held[static_cast<size_t>(a)]) + peak;
+  return range_memory(p.held, a, b, *std::max_element(p.peak.begin() + a, p.peak.begin() + b));
 }
 
 double partition_bottleneck(const PartitionProblem& p, const Boundaries& parts) {
@@ -73,7 +85,7 @@ struct MemoryWindow {
 
 MemoryWindow memory_window(const PartitionProblem& p, const SparseMax& peak, int64_t cap) {
   const int n = p.layers;
-  auto mem = [&](int a, int b) { return (p.held[static_cast<size_t>(b)] - p.held[static_cast<size_t>(a)]) + peak.max(a, b); };
+  auto mem = [&](int a, int b) { return range_memory(p.held, a, b, peak.max(a, b)); };
   MemoryWindow w;
   w.lo.assign(static_cast<size_t>(n) + 1, 0);
   w.hi.assign(static_cast<size_t>(n) + 1, 0);
@@ -265,7 +277,7 @@ std::optional<int> partition_min_stages(const std::vector<int64_t>& held, const 
     int64_t top = 0;
     while (b < n) {
       const int64_t t = std::max(top, peak[static_cast<size_t>(b)]);
-      if ((held[static_cast<size_t>(b) + 1] - held[static_cast<size_t>(a)]) + t > capacity) break;
+      if (range_memory(held, a, b + 1, t) > capacity) break;
       top = t;
       ++b;
     }

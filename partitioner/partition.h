@@ -26,7 +26,8 @@ struct PartitionProblem {
   int layers = 0;
   std::vector<std::vector<double>> time;  // [stage][0..layers], prefix sums, non-decreasing
   std::vector<std::vector<double>> send;  // [stage][0..layers], >= 0
-  std::vector<int64_t> held;              // [0..layers], prefix sums of additive bytes
+  std::vector<int64_t> held;              // [0..layers], prefix sums of additive bytes, saturating at
+                                          // kBytesMax (saturate.h): a range ending there never fits
   std::vector<int64_t> peak;              // [layer]
   std::vector<int64_t> capacity;          // [stage], bytes the model may use
 

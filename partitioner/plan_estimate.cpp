@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "partitioner/saturate.h"
 #include "runtime/core/error.h"
 
 namespace ps {
@@ -100,12 +101,12 @@ StageEstimate stage_estimate(const StageContext& c, const StagePlan& s, int stag
   for (int l = s.first; l <= s.last; ++l) {
     const LayerCost& lc = m.layers.at(static_cast<size_t>(l));
     e.params += lc.params;
-    e.weight_bytes += lc.weight_bytes;
-    e.kv_bytes += lc.kv_bytes;
+    e.weight_bytes = add_sat(e.weight_bytes, lc.weight_bytes);  // kBytesMax: past int64, fits nowhere
+    e.kv_bytes = add_sat(e.kv_bytes, lc.kv_bytes);
     e.peak_bytes = std::max(e.peak_bytes, lc.peak_bytes);
     e.compute_s += c.clock.workload_time(m, l);
   }
-  e.memory_bytes = e.weight_bytes + e.kv_bytes + e.peak_bytes;
+  e.memory_bytes = add_sat(add_sat(e.weight_bytes, e.kv_bytes), e.peak_bytes);
   e.capacity_bytes = c.capacity_bytes;
   if (!last) e.send_s = send_workload_time(m, s.last, c.next_link);
   else if (stages > 1) e.send_s = tokens_workload_time(m, c.next_link);

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "partitioner/plan_estimate.h"
+#include "partitioner/saturate.h"
 #include "partitioner/units.h"
 #include "runtime/core/error.h"
 
@@ -91,7 +92,7 @@ void check_cluster(const Plan& plan, const ModelSpec& spec, const ClusterSpec& c
     Use& u = uses[{rp.node, rp.device.str()}];
     u.spec = d;
     if (rp.replica == 0) u.stages.push_back(rp.stage);
-    u.bytes += est[static_cast<size_t>(rp.stage)].memory_bytes;
+    u.bytes = add_sat(u.bytes, est[static_cast<size_t>(rp.stage)].memory_bytes);
     u.threads += ctx.stages[static_cast<size_t>(rp.stage)].threads;
   }
   for (const auto& [key, u] : uses) {

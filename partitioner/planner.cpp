@@ -5,6 +5,7 @@
 
 #include "partitioner/partition.h"
 #include "partitioner/plan_validate.h"
+#include "partitioner/saturate.h"
 #include "partitioner/units.h"
 #include "runtime/core/error.h"
 
@@ -75,10 +76,10 @@ PartitionProblem make_problem(const PlanContext& ctx, int layers, bool with_time
     int64_t held = 0;
     for (const auto& c : ctx.stages) {
       const LayerCost& lc = c.model->layers[static_cast<size_t>(i)];
-      held = std::max(held, lc.weight_bytes + lc.kv_bytes);
+      held = std::max(held, add_sat(lc.weight_bytes, lc.kv_bytes));
       p.peak[static_cast<size_t>(i)] = std::max(p.peak[static_cast<size_t>(i)], lc.peak_bytes);
     }
-    p.held[static_cast<size_t>(i) + 1] = p.held[static_cast<size_t>(i)] + held;
+    p.held[static_cast<size_t>(i) + 1] = add_sat(p.held[static_cast<size_t>(i)], held);  // kBytesMax: past int64
   }
   for (int s = 0; s < P; ++s) {
     const StageContext& c = ctx.stages[static_cast<size_t>(s)];
@@ -113,7 +114,8 @@ std::string fixes() {
   const StageContext& largest = ctx.stages[big];
   const std::string room = str(format_gib(static_cast<double>(largest.capacity_bytes)), " for the model");
   for (int i = 0; i < p.layers; ++i) {
-    const int64_t need = (p.held[static_cast<size_t>(i) + 1] - p.held[static_cast<size_t>(i)]) + p.peak[static_cast<size_t>(i)];
+    // At least the layer's need (exactly, unless the held prefix saturated at this layer).
+    const int64_t need = add_sat(p.held[static_cast<size_t>(i) + 1] - p.held[static_cast<size_t>(i)], p.peak[static_cast<size_t>(i)]);
     if (need > largest.capacity_bytes)
       fail_input("layer ", i, " (", spec.layers[static_cast<size_t>(i)].name, ") alone needs ", format_gib(static_cast<double>(need)),
                  "; ", largest.label, " (", largest.device->model, ") has ", room,
@@ -133,7 +135,7 @@ std::string fixes() {
                ": ", more, fixes());
   }
   int64_t cap = 0;
-  for (const auto& c : ctx.stages) cap += c.capacity_bytes;
+  for (const auto& c : ctx.stages) cap = add_sat(cap, c.capacity_bytes);
   fail_input("no split of the ", p.layers, " layers over these ", P, " stages (", ctx.stages.front().label, " ... ",
              ctx.stages.back().label, ", in order) fits in memory: the model needs ", format_gib(static_cast<double>(total)),
              " without transients and the stages offer ", format_gib(static_cast<double>(cap)), "; ", more, fixes());
