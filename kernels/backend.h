@@ -37,12 +37,38 @@ struct OpTable {
   void (*log_softmax)(const OpContext&, const TensorView&) = nullptr;
   void (*sample)(const OpContext&, const TensorView&, std::span<const ops::SamplingParams>,
                  std::span<const ops::SampleKey>, std::span<int32_t>) = nullptr;
+  void (*copy)(const OpContext&, const TensorView&, const TensorView&) = nullptr;
+};
+
+// Memory, streams and events of a backend's devices. On the CPU memory is plain 64-byte aligned
+// host memory, there are no streams (null), and events are complete at once. Every function
+// that can fail throws ps::Error naming the device, the operation and the size.
+struct MemoryTable {
+  void* (*alloc)(int device, size_t bytes) = nullptr;         // device memory (Runtime error when none is left)
+  void (*free)(int device, void* p) = nullptr;                // never throws; null is a no-op
+  void (*zero)(int device, void* p, size_t bytes) = nullptr;  // blocking
+  // Host memory the device can copy to and from asynchronously (pinned on CUDA).
+  void* (*host_alloc)(size_t bytes) = nullptr;
+  void (*host_free)(void* p) = nullptr;
+  // Asynchronous copy of `bytes` from host_alloc memory to device memory on `stream`: the host
+  // memory must stay untouched until an event recorded after it completes.
+  void (*upload_async)(void* device_dst, const void* host_src, size_t bytes, void* stream) = nullptr;
+  void (*set_device)(int device) = nullptr;  // the calling thread's current device
+  void (*mem_info)(int device, size_t* free_bytes, size_t* total_bytes) = nullptr;
+  void* (*stream_create)(int device) = nullptr;  // a non-blocking stream on `device` (null on the CPU)
+  void (*stream_destroy)(void* stream) = nullptr;
+  void (*synchronize)(void* stream) = nullptr;  // waits for all work enqueued on `stream`
+  void* (*event_create)() = nullptr;
+  void (*event_record)(void* event, void* stream) = nullptr;
+  void (*event_synchronize)(void* event) = nullptr;  // waits for the work before the record
+  void (*event_destroy)(void* event) = nullptr;
 };
 
 struct Backend {
   std::string name;  // "cpu", "cuda"
   DeviceKind kind = DeviceKind::CPU;
   OpTable ops;
+  MemoryTable memory;
   int (*device_count)() = nullptr;
   std::string (*device_name)(int index) = nullptr;
 };

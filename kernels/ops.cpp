@@ -41,6 +41,10 @@ void gather_rows(const OpContext& ctx, const TensorView& src, std::span<const in
   entry(ctx, &OpTable::gather_rows, "gather_rows")(ctx, src, rows, dst);
 }
 
+void copy(const OpContext& ctx, const TensorView& src, const TensorView& dst) {
+  entry(ctx, &OpTable::copy, "copy")(ctx, src, dst);
+}
+
 void copy_columns(const OpContext& ctx, const TensorView& src, int64_t col0, const TensorView& dst) {
   entry(ctx, &OpTable::copy_columns, "copy_columns")(ctx, src, col0, dst);
 }

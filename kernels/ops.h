@@ -38,6 +38,11 @@ void tanh_act(const OpContext& ctx, const TensorView& x);
 // out = silu(gate) * up (out may alias gate).
 void silu_mul(const OpContext& ctx, const TensorView& gate, const TensorView& up, const TensorView& out);
 
+// dst = src converted to dst's dtype (f32, f16, bf16; round to nearest even), same element count.
+// One side may be host memory (device cpu) while the other is on the context's device: a copy
+// from or to host memory has completed (or its source is staged) when copy returns; a copy
+// between device tensors is asynchronous on ctx.stream. The CPU converts on the host.
+void copy(const OpContext& ctx, const TensorView& src, const TensorView& dst);
 // dst[i, :] = src[rows[i], :]: picks the rows that need logits before the head.
 void gather_rows(const OpContext& ctx, const TensorView& src, std::span<const int32_t> rows, const TensorView& dst);
 // dst[n, k] = src[n, col0 : col0 + k]: splits a fused projection (GPT-2's c_attn q|k|v) into

@@ -5,7 +5,7 @@
 # Debian libraries and no network, so the binaries are built here and carried there:
 #
 #   here:  cmake -S . -B build-cuda -G Ninja -DPIPESHARD_CUDA=ON
-#          cmake --build build-cuda --target kernels_tests comm_tests pipeshard_gpu_bench
+#          cmake --build build-cuda --target kernels_tests comm_tests pipeshard_gpu_bench pipeshard
 #          tools/gpu_check.sh pack build-cuda      # -> .gpu/ (binaries + their non-CUDA libraries)
 #          echo /.gpu/ >> .git/info/exclude        # once: carried, never committed
 #   there: tools/gpu_check.sh run                   # with .gpu carried (the device tool's `carry`)
@@ -19,6 +19,9 @@
 #   5. benchmarks (pipeshard_gpu_bench): a Llama block's prefill TFLOP/s against cuBLAS GEMMs of
 #      the same shapes, its decode bandwidth against a device-to-device copy, NCCL send/recv by
 #      message size with two or more GPUs
+#   6. full models and pipelines (tools/gpu/model_check.sh): gpt2/llama logits on the GPU against
+#      the CPU (f32, bf16), greedy tokens identical in f32, a 2-stage pipeline on one GPU (host
+#      staging) and, with two GPUs, over NCCL, tokens identical to the CPU
 # Exit status: non-zero when a check failed. GPU tests that skip are reported as SKIPPED.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +32,7 @@ if [[ $mode == pack ]]; then
   build=${2:-build-cuda}
   out=.gpu
   rm -rf "$out" && mkdir -p "$out/bin" "$out/lib"
-  bins=("$build/tests/kernels_tests" "$build/tests/comm_tests" "$build/bin/pipeshard_gpu_bench")
+  bins=("$build/tests/kernels_tests" "$build/tests/comm_tests" "$build/bin/pipeshard_gpu_bench" "$build/bin/pipeshard")
   for b in "${bins[@]}"; do
     [[ -x $b ]] || { echo "gpu_check pack: $b is missing (build it first, see the header)" >&2; exit 1; }
     cp "$b" "$out/bin/" && strip --strip-unneeded "$out/bin/$(basename "$b")"
@@ -54,8 +57,10 @@ fi
 # ---- run (on the GPU machine) --------------------------------------------------------------
 if [[ -n ${2:-} ]]; then
   bin_kernels=$2/tests/kernels_tests bin_comm=$2/tests/comm_tests bin_bench=$2/bin/pipeshard_gpu_bench
+  bin_pipeshard=$2/bin/pipeshard
 else
   bin_kernels=.gpu/bin/kernels_tests bin_comm=.gpu/bin/comm_tests bin_bench=.gpu/bin/pipeshard_gpu_bench
+  bin_pipeshard=.gpu/bin/pipeshard
   export LD_LIBRARY_PATH=$PWD/.gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 fi
 # CUDA's libraries: the toolkit's, else the pip wheels' (nvidia-cublas, nvidia-nccl-cu13).
@@ -116,8 +121,10 @@ while read -r _ name value unit base ratio target; do
   row "$name" "$value $unit" "baseline $base, ratio $ratio (target $target) $verdict"
 done < <(grep '^bench ' "$log/bench")
 grep -q '^SKIPPED: no GPU' "$log/bench" && row "benchmarks" SKIPPED "no GPU on this machine"
-row "full-model GPU vs CPU logits (gpt2, llama)" "NOT RUN" "the stage model does not place weights on a GPU yet"
-row "multi-stage pipeline on the GPU(s)" "NOT RUN" "needs the executor's NCCL/GPU path"
+echo "== full models and pipelines on the GPU (tools/gpu/model_check.sh)"
+bash tools/gpu/model_check.sh "$bin_pipeshard" | tee "$log/models"
+[[ ${PIPESTATUS[0]} -eq 0 ]] || status=1
+while IFS='|' read -r _ what verdict detail; do row "$what" "$verdict" "$detail"; done < <(grep '^row|' "$log/models")
 
 echo
 echo "== pipeshard GPU check: ${gpu:-no GPU}, $(date -u +%Y-%m-%d)"

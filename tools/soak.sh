@@ -3,10 +3,10 @@
 # sampling every rank's anonymous resident memory (RssAnon) and the results completed, every
 # INTERVAL seconds (default 10). Then tools/soak_report.py prints throughput over time and each
 # rank's RssAnon slope over the last 20 minutes relative to its level (target: under 1%).
-# Not run in CI. Usage: tools/soak.sh [OUT_DIR]   (env: DURATION, INTERVAL, FAMILY, PRESET)
+# Not run in CI. Usage: tools/soak.sh [OUT_DIR]   (env: DURATION, INTERVAL, FAMILY, PRESET, PIPESHARD)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ps=$(pwd)/build/bin/pipeshard
+ps=${PIPESHARD:-$(pwd)/build/bin/pipeshard}  # PIPESHARD: a binary of your own (e.g. a copy, so rebuilding does not touch the soak)
 out=${1:-/tmp/pipeshard-soak}
 duration=${DURATION:-1800}
 interval=${INTERVAL:-10}

@@ -1,4 +1,5 @@
-// The CPU backend: every op of ops.h, on f32 host tensors.
+// The CPU backend: every op of ops.h, on f32 host tensors (copy also converts f16/bf16), and its
+// host memory table.
 #include <fstream>
 #include <string>
 #include <thread>
@@ -47,6 +48,8 @@ Backend make_cpu_backend() {
   t.softmax = cpu::softmax;
   t.log_softmax = cpu::log_softmax;
   t.sample = cpu::sample;
+  t.copy = cpu::copy;
+  b.memory = cpu::cpu_memory_table();
   b.device_count = [] { return 1; };
   b.device_name = cpu_device_name;
   return b;

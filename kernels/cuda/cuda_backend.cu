@@ -1,5 +1,5 @@
 // The CUDA backend: every op of ops.h on device tensors (kernels/cuda/cuda_ops.h, one op per
-// file), and device discovery.
+// file), its memory table (cuda_memory.cpp), and device discovery.
 #include <cuda_runtime_api.h>
 
 #include <string>
@@ -62,6 +62,8 @@ Backend make_cuda_backend() {
   t.softmax = cuda::softmax;
   t.log_softmax = cuda::log_softmax;
   t.sample = cuda::sample;
+  t.copy = cuda::copy;
+  b.memory = cuda::cuda_memory_table();
   b.device_count = cuda_device_count;
   b.device_name = cuda_device_name;
   return b;

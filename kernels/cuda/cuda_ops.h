@@ -6,13 +6,17 @@
 // Host spans (token ids, slots, positions, RoPE frequencies) are validated on the host exactly
 // as the CPU ops validate them, then uploaded into stream-ordered scratch (device_buffer.h).
 // Everything runs on ctx.stream and returns without waiting for the device, except `sample`,
-// whose tokens land in host memory and so waits for its own stream.
+// whose tokens land in host memory, and `copy` with a host side: both wait for their stream.
 #pragma once
 
 #include <cstdint>
 #include <span>
 
 #include "kernels/ops.h"
+
+namespace ps {
+struct MemoryTable;
+}  // namespace ps
 
 namespace ps::cuda {
 
@@ -25,6 +29,8 @@ void gelu_erf(const OpContext& ctx, const TensorView& x);
 void silu(const OpContext& ctx, const TensorView& x);
 void tanh_act(const OpContext& ctx, const TensorView& x);
 void silu_mul(const OpContext& ctx, const TensorView& gate, const TensorView& up, const TensorView& out);
+// Converts between dtypes (the one op whose tensors may differ in dtype); one side may be host memory.
+void copy(const OpContext& ctx, const TensorView& src, const TensorView& dst);
 void gather_rows(const OpContext& ctx, const TensorView& src, std::span<const int32_t> rows, const TensorView& dst);
 void copy_columns(const OpContext& ctx, const TensorView& src, int64_t col0, const TensorView& dst);
 void layer_norm(const OpContext& ctx, const TensorView& x, const TensorView& gamma, const TensorView& beta,
@@ -44,5 +50,8 @@ void softmax(const OpContext& ctx, const TensorView& x);
 void log_softmax(const OpContext& ctx, const TensorView& x);
 void sample(const OpContext& ctx, const TensorView& logits, std::span<const ops::SamplingParams> params,
             std::span<const ops::SampleKey> keys, std::span<int32_t> out_tokens);
+
+// Device and pinned host memory, streams and events (cuda_memory.cpp).
+MemoryTable cuda_memory_table();
 
 }  // namespace ps::cuda

@@ -258,6 +258,7 @@ class GlooTransport final : public Transport {
     return {counters_.bytes_sent.load(), counters_.bytes_received.load(), counters_.sends.load(),
             counters_.recvs.load()};
   }
+  bool carries(const Device& device, int) const override { return device.is_cpu(); }
   void set_fault_hook(FaultHook hook) override {
     std::lock_guard<std::mutex> lock(mu_);
     hook_ = std::move(hook);

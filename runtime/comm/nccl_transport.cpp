@@ -450,6 +450,8 @@ class NcclCompletion final : public Completion {
     return check_locked();
   }
 
+  bool made_by(const Engine& engine) const { return engine_.get() == &engine; }
+
   // nccl_stream_wait.
   void stream_wait(void* stream, milliseconds timeout) {
     const Clock::time_point start = Clock::now(), deadline = start + timeout;
@@ -524,6 +526,19 @@ class NcclTransport final : public Transport {
   }
 
   TransportStats stats() const override { return engine_->stats(); }
+  bool carries(const Device& device, int) const override { return device == Device::cuda(engine_->options().device); }
+  // Tensor messages wait on the device; int32 ones came from the host transport, which decides.
+  void stream_wait(Completion& c, void* stream, milliseconds timeout) override {
+    if (auto* nc = dynamic_cast<NcclCompletion*>(&c)) {
+      if (!nc->made_by(*engine_))
+        fail_runtime("nccl rank ", rank(), ": stream_wait: the completion comes from another NCCL transport");
+      return nc->stream_wait(stream, timeout);
+    }
+    const NcclTransportOptions& o = engine_->options();
+    if (!o.host)
+      fail_runtime("nccl rank ", o.rank, ": stream_wait: the completion comes from another transport");
+    o.host->stream_wait(c, stream, timeout);
+  }
   void set_fault_hook(FaultHook hook) override {
     std::lock_guard<std::mutex> lock(hook_mu_);
     hook_ = std::move(hook);

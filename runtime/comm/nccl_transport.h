@@ -28,7 +28,9 @@
 // a timeout that passes aborts the channel the same way.
 //
 // int32 spans (token ids) live in host memory, which NCCL does not send: they go over the
-// `host` transport given in the options (Gloo), matched in posting order among themselves.
+// `host` transport given in the options (Gloo), matched in posting order among themselves, and
+// Transport::stream_wait hands their completions to that transport. A rank that also exchanges
+// host tensors with some peers uses routed_transport.h instead, with no `host` here.
 #pragma once
 
 #include <chrono>

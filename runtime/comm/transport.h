@@ -56,6 +56,18 @@ class Transport {
 
   virtual TransportStats stats() const = 0;
 
+  // Whether tensors in memory on `device` travel directly to and from `peer` (Gloo: host
+  // memory; NCCL: its GPU; a routed transport: whichever route that peer takes). The executor
+  // stages activations through host memory when they are not carried.
+  virtual bool carries(const Device& device, int peer) const = 0;
+  // Makes work enqueued on `stream` after this call see the completed operation `c` (a received
+  // tensor, or a sent buffer free to overwrite). Host transports wait on the host; NCCL makes the
+  // stream wait on the device (nccl_stream_wait), so the host does not block.
+  virtual void stream_wait(Completion& c, void* stream, std::chrono::milliseconds timeout) {
+    (void)stream;
+    c.wait(timeout);
+  }
+
   // Test hook: called on each tensor just before it is sent (it may modify it), e.g. to corrupt
   // an activation and check that the receiver notices. Not called for int32 spans. An empty
   // function removes the hook.

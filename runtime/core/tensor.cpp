@@ -1,7 +1,6 @@
 #include "runtime/core/tensor.h"
 
 #include <cstdlib>
-#include <cstring>
 #include <new>
 #include <sstream>
 
@@ -67,26 +66,6 @@ void Buffer::resize(size_t bytes) {
   if (!p) throw std::bad_alloc();
   ptr_.reset(p);
   size_ = bytes;
-}
-
-HostTensor::HostTensor(Shape s, DType t) {
-  view.dtype = t;
-  reshape(s);
-}
-
-void HostTensor::reshape(Shape s) {
-  buf.resize(static_cast<size_t>(s.numel()) * dtype_size(view.dtype));
-  view.data = buf.data();
-  view.shape = s;
-  view.device = Device::cpu();
-}
-
-void HostTensor::reserve(int64_t elements) {
-  PS_CHECK(elements >= 0, "reserve ", elements);
-  const size_t bytes = static_cast<size_t>(elements) * dtype_size(view.dtype);
-  buf.resize(bytes);
-  std::memset(buf.data(), 0, buf.size());
-  view.data = buf.data();
 }
 
 }  // namespace ps

@@ -1,4 +1,5 @@
-// Tensor views that know their dtype and device, and a host buffer that owns memory.
+// Tensor views that know their dtype and device, and a host buffer that owns memory
+// (kernels/owned_tensor.h has the tensor that owns memory on any device).
 // A view never owns: weights are views into a memory-mapped checkpoint or into a Buffer.
 // Row-major, contiguous; shape has up to 4 dimensions.
 #pragma once
@@ -85,22 +86,6 @@ class Buffer {
   };
   std::unique_ptr<void, Free> ptr_;
   size_t size_ = 0;
-};
-
-// A host f32 tensor that owns its memory (activations, converted weights).
-struct HostTensor {
-  Buffer buf;
-  TensorView view;
-
-  HostTensor() = default;
-  explicit HostTensor(Shape s, DType t = DType::F32);
-  // Reuses the allocation when it is big enough.
-  void reshape(Shape s);
-  // Grows the allocation to hold `elements` and zero-fills all of it, so its pages are resident
-  // from now on: a run that reserves its largest shapes up front never grows afterwards (and an
-  // over-committed host fails at start, not hours in). The view's shape is unchanged.
-  void reserve(int64_t elements);
-  float* f32() const { return view.f32(); }
 };
 
 }  // namespace ps

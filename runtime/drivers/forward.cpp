@@ -17,7 +17,7 @@ std::vector<ScoreResult> forward_run(StageModel& model, const OpContext& ctx, co
                                      const ForwardOptions& options) {
   const int64_t vocab = model.spec().vocab_size;
   std::vector<ScoreResult> results;
-  HostTensor logits;
+  OwnedTensor logits(model.device(), model.dtype()), host;
   for (size_t begin = 0; begin < reqs.size(); begin += static_cast<size_t>(options.batch)) {
     const size_t end = std::min(reqs.size(), begin + static_cast<size_t>(options.batch));
     TokenBatch batch;
@@ -34,12 +34,10 @@ std::vector<ScoreResult> forward_run(StageModel& model, const OpContext& ctx, co
       last_row_of.push_back(static_cast<int32_t>(batch.logit_rows.size() - 1));
     }
     model.forward(ctx, batch, TensorView{}, logits);
-    if (options.all_logits) {
-      const float* p = logits.f32();
-      options.all_logits->insert(options.all_logits->end(), p, p + logits.view.numel());
-    }
+    const float* p = host_f32(ctx, logits.view, host);
+    if (options.all_logits) options.all_logits->insert(options.all_logits->end(), p, p + logits.view.numel());
     for (size_t i = begin; i < end; ++i) {
-      const float* row = logits.f32() + static_cast<int64_t>(last_row_of[i - begin]) * vocab;
+      const float* row = p + static_cast<int64_t>(last_row_of[i - begin]) * vocab;
       ScoreResult r;
       r.id = reqs[i].id;
       r.top_logprobs = ops::top_logprobs(ctx, std::span<const float>(row, static_cast<size_t>(vocab)),
@@ -55,7 +53,7 @@ std::vector<ScoreResult> forward_run(StageModel& model, const OpContext& ctx, co
 std::vector<MlpResult> mlp_run(StageModel& model, const OpContext& ctx, const std::vector<Request>& reqs, int batch) {
   const int64_t width = model.spec().input_size;
   std::vector<MlpResult> results;
-  HostTensor in, out;
+  OwnedTensor in, out(model.device(), model.dtype()), host;
   for (size_t begin = 0; begin < reqs.size(); begin += static_cast<size_t>(batch)) {
     const size_t end = std::min(reqs.size(), begin + static_cast<size_t>(batch));
     const auto rows = static_cast<int64_t>(end - begin);
@@ -67,8 +65,9 @@ std::vector<MlpResult> mlp_run(StageModel& model, const OpContext& ctx, const st
     for (int64_t r = 0; r < rows; ++r) tb.logit_rows.push_back(static_cast<int32_t>(r));
     model.forward(ctx, tb, in.view, out);
     const int64_t ow = out.view.shape[1];
+    const float* o = host_f32(ctx, out.view, host);
     for (size_t i = begin; i < end; ++i) {
-      const float* p = out.f32() + static_cast<int64_t>(i - begin) * ow;
+      const float* p = o + static_cast<int64_t>(i - begin) * ow;
       results.push_back({reqs[i].id, std::vector<float>(p, p + ow)});
     }
   }

@@ -1,3 +1,4 @@
+#include "kernels/owned_tensor.h"
 #include "runtime/drivers/generate.h"
 
 #include <algorithm>
@@ -64,7 +65,7 @@ std::vector<GenerationResult> generate_run(StageModel& model, const OpContext& c
   for (int s = slots - 1; s >= 0; --s) free_slots.push_back(s);
   std::vector<Sequence> active;
   GenerateStats local;
-  HostTensor logits;
+  OwnedTensor logits(model.device(), model.dtype());
   TokenBatch batch;
   std::vector<ops::SamplingParams> params;
   std::vector<ops::SampleKey> keys;

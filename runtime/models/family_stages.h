@@ -11,6 +11,7 @@ std::unique_ptr<StageModel> gpt2_stage_create(const ModelSpec& spec, StageWeight
                                               const StageOptions& options);
 std::unique_ptr<StageModel> llama_stage_create(const ModelSpec& spec, StageWeights weights, int first, int last,
                                                const StageOptions& options);
-std::unique_ptr<StageModel> mlp_stage_create(const ModelSpec& spec, StageWeights weights, int first, int last);
+std::unique_ptr<StageModel> mlp_stage_create(const ModelSpec& spec, StageWeights weights, int first, int last,
+                                             const StageOptions& options);
 
 }  // namespace ps

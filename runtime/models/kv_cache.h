@@ -8,21 +8,22 @@
 #include <vector>
 
 #include "kernels/ops.h"
-#include "runtime/core/tensor.h"
+#include "kernels/owned_tensor.h"
 
 namespace ps {
 
 class KvCache {
  public:
   KvCache() = default;
-  KvCache(int layers, int slots, int64_t max_ctx, int64_t kv_heads, int64_t head_dim);
+  KvCache(int layers, int slots, int64_t max_ctx, int64_t kv_heads, int64_t head_dim, Device device = Device::cpu(),
+          DType dtype = DType::F32);
   ops::KvLayerView layer(int i) const { return {k_[static_cast<size_t>(i)].view, v_[static_cast<size_t>(i)].view}; }
   int slots() const { return slots_; }
   int64_t max_ctx() const { return max_ctx_; }
   uint64_t bytes() const;
 
  private:
-  std::vector<HostTensor> k_, v_;
+  std::vector<OwnedTensor> k_, v_;
   int slots_ = 0;
   int64_t max_ctx_ = 0;
 };

@@ -1,6 +1,5 @@
 // The `mlp` family: a plain sequential model from JSON (linear, activation, norm layers). Rows
 // are samples; there is no KV cache and no head, the last layer's output is the result.
-#include <cstring>
 #include <utility>
 
 #include "kernels/ops.h"
@@ -24,15 +23,15 @@ void apply_activation(const OpContext& ctx, Activation a, const TensorView& x) {
 
 class MlpStage final : public StageModel {
  public:
-  MlpStage(const ModelSpec& spec, StageWeights weights, int first, int last)
-      : StageModel(spec, std::move(weights), first, last) {}
+  MlpStage(const ModelSpec& spec, StageWeights weights, int first, int last, const StageOptions& options)
+      : StageModel(spec, std::move(weights), first, last, options) {}
 
-  void forward(const OpContext& ctx, const TokenBatch& batch, const TensorView& in, HostTensor& out) override {
+  void forward(const OpContext& ctx, const TokenBatch& batch, const TensorView& in, OwnedTensor& out) override {
     const int64_t rows = in.shape[0];
     // Ping-pong between two scratch tensors (never swapped, so each keeps its reserved size).
     int cur = 0;
     TensorView x = scratch(buf_[0], rows, in.shape[1]);
-    std::memcpy(x.data, in.data, in.nbytes());
+    ops::copy(ctx, in, x);
     for (int i = first_; i <= last_; ++i) {
       const LayerSpec& l = spec_->layers[static_cast<size_t>(i)];
       switch (l.kind) {
@@ -59,17 +58,18 @@ class MlpStage final : public StageModel {
       }
     }
     out.reshape(x.shape);
-    std::memcpy(out.view.data, x.data, x.nbytes());
+    ops::copy(ctx, x, out.view);
   }
 
  private:
-  HostTensor buf_[2];
+  OwnedTensor buf_[2];
 };
 
 }  // namespace
 
-std::unique_ptr<StageModel> mlp_stage_create(const ModelSpec& spec, StageWeights weights, int first, int last) {
-  return std::unique_ptr<StageModel>(new MlpStage(spec, std::move(weights), first, last));
+std::unique_ptr<StageModel> mlp_stage_create(const ModelSpec& spec, StageWeights weights, int first, int last,
+                                             const StageOptions& options) {
+  return std::unique_ptr<StageModel>(new MlpStage(spec, std::move(weights), first, last, options));
 }
 
 }  // namespace ps

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "runtime/models/family_stages.h"
+#include "runtime/weights/device_weights.h"
 
 namespace ps {
 
@@ -28,10 +29,14 @@ int64_t activation_width(const ModelSpec& spec, int layer) {
   return spec.input_size;
 }
 
-TensorView StageModel::scratch(HostTensor& t, int64_t rows, int64_t cols) {
+TensorView StageModel::scratch(OwnedTensor& t, int64_t rows, int64_t cols) {
   auto it = std::find_if(scratch_widths_.begin(), scratch_widths_.end(), [&](const auto& e) { return e.first == &t; });
-  if (it == scratch_widths_.end()) scratch_widths_.emplace_back(&t, cols);
-  else it->second = std::max(it->second, cols);
+  if (it == scratch_widths_.end()) {
+    t = OwnedTensor(device_, dtype_);
+    scratch_widths_.emplace_back(&t, cols);
+  } else {
+    it->second = std::max(it->second, cols);
+  }
   t.reshape(Shape{rows, cols});
   return t.view;
 }
@@ -43,15 +48,16 @@ void StageModel::reserve(const OpContext& ctx, int64_t max_rows, int64_t max_ctx
   one.slots = {0};
   one.positions = {static_cast<int32_t>(max_ctx - 1)};
   one.logit_rows = {0};
-  HostTensor in(Shape{1, activation_width(*spec_, first_ - 1)}), out;
-  std::fill(in.f32(), in.f32() + in.view.numel(), 0.0f);
+  OwnedTensor in(device_, dtype_), out(device_, dtype_);
+  in.reshape(Shape{1, activation_width(*spec_, first_ - 1)});
+  in.reserve(in.view.numel());  // zeros
   forward(ctx, one, in.view, out);
   for (auto& [t, cols] : scratch_widths_) t->reserve(max_rows * cols);
 }
 
 uint64_t StageModel::scratch_bytes() const {
   uint64_t b = 0;
-  for (const auto& e : scratch_widths_) b += e.first->buf.size();
+  for (const auto& e : scratch_widths_) b += e.first->capacity_bytes();
   return b;
 }
 
@@ -64,11 +70,15 @@ std::unique_ptr<StageModel> stage_model_load(const ModelSpec& spec, const Checkp
                                              const StageOptions& options) {
   if (first < 0 || last < first || last >= spec.num_layers())
     fail_input("layers ", first, "-", last, ": outside the model's ", spec.num_layers(), " layers");
-  StageWeights weights = weights_load(ckpt, spec, first, last);
+  PS_CHECK(!options.device.is_cpu() || options.dtype == DType::F32, "the CPU computes in f32, not ",
+           dtype_name(options.dtype));
+  StageWeights weights = options.device.is_cpu()
+                             ? weights_load(ckpt, spec, first, last)
+                             : weights_upload(ckpt, spec, first, last, options.device, options.dtype, options.stream);
   switch (spec.family) {
     case Family::Gpt2: return gpt2_stage_create(spec, std::move(weights), first, last, options);
     case Family::Llama: return llama_stage_create(spec, std::move(weights), first, last, options);
-    case Family::Mlp: return mlp_stage_create(spec, std::move(weights), first, last);
+    case Family::Mlp: return mlp_stage_create(spec, std::move(weights), first, last, options);
   }
   fail_runtime("unknown model family");
 }

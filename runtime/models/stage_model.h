@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/op_context.h"
+#include "kernels/owned_tensor.h"
 #include "partitioner/model_spec.h"
 #include "runtime/core/tensor.h"
 #include "runtime/weights/checkpoint.h"
@@ -29,6 +30,11 @@ struct TokenBatch {
 struct StageOptions {
   int slots = 1;        // sequences that can be in flight at once (KV-cache slots)
   int64_t max_ctx = 0;  // positions per slot; 0 = the model's max_positions
+  // Where the stage runs and in which dtype its weights, activations and KV cache are held. The
+  // CPU computes in f32 only; a GPU in f32, f16 or bf16. `stream` orders the weight upload.
+  Device device = Device::cpu();
+  DType dtype = DType::F32;
+  void* stream = nullptr;
 };
 
 class StageModel {
@@ -39,7 +45,7 @@ class StageModel {
   // [rows, width]); a stage holding the embedding reads batch.tokens instead. `out` receives
   // [rows, hidden] or, when the stage holds the head, logits [logit_rows, vocab]
   // (`mlp`: [rows, output width] from the last stage).
-  virtual void forward(const OpContext& ctx, const TokenBatch& batch, const TensorView& in, HostTensor& out) = 0;
+  virtual void forward(const OpContext& ctx, const TokenBatch& batch, const TensorView& in, OwnedTensor& out) = 0;
 
   // Sizes every scratch activation for micro-batches of up to `max_rows` rows at positions below
   // `max_ctx`, and commits the memory, so a long run never allocates again after this. One cheap
@@ -58,23 +64,34 @@ class StageModel {
   uint64_t weight_bytes() const { return weights_.bytes; }
   // Width of the activation this stage sends to the next one (hidden, or the mlp layer width).
   int64_t output_width() const;
+  // Where its tensors live and their dtype (outputs passed to forward must match).
+  const Device& device() const { return device_; }
+  DType dtype() const { return dtype_; }
 
  protected:
-  StageModel(const ModelSpec& spec, StageWeights weights, int first, int last)
-      : spec_(&spec), weights_(std::move(weights)), first_(first), last_(last) {}
+  StageModel(const ModelSpec& spec, StageWeights weights, int first, int last, const StageOptions& options)
+      : spec_(&spec),
+        weights_(std::move(weights)),
+        first_(first),
+        last_(last),
+        device_(options.device),
+        dtype_(options.dtype) {}
   const TensorView& w(const std::string& name) const { return weights_.get(name); }
-  // Scratch tensor `t` shaped [rows, cols]; remembers the widest cols asked of each tensor for
-  // reserve(). Each scratch tensor must stay the same member (never swapped with another).
-  TensorView scratch(HostTensor& t, int64_t rows, int64_t cols);
+  // Scratch tensor `t` shaped [rows, cols] on the stage's device in its dtype; remembers the
+  // widest cols asked of each tensor for reserve(). Each scratch tensor must stay the same member
+  // (never swapped with another).
+  TensorView scratch(OwnedTensor& t, int64_t rows, int64_t cols);
   // An optional tensor (a bias the config may or may not have); empty view when absent.
   TensorView w_opt(const std::string& name) const;
 
   const ModelSpec* spec_;
   StageWeights weights_;
   int first_, last_;
+  Device device_;
+  DType dtype_;
 
  private:
-  std::vector<std::pair<HostTensor*, int64_t>> scratch_widths_;
+  std::vector<std::pair<OwnedTensor*, int64_t>> scratch_widths_;
 };
 
 // Width of the activation after layer `layer` (-1: the model's input), as sent between stages:

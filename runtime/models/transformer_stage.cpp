@@ -1,7 +1,6 @@
 #include "runtime/models/transformer_stage.h"
 
 #include <cmath>
-#include <cstring>
 #include <utility>
 
 #include "kernels/ops.h"
@@ -26,10 +25,10 @@ int first_block_of(const ModelSpec& spec, int first, int last) {
 
 TransformerStage::TransformerStage(const ModelSpec& spec, StageWeights weights, int first, int last,
                                    const StageOptions& options)
-    : StageModel(spec, std::move(weights), first, last),
+    : StageModel(spec, std::move(weights), first, last, options),
       cache_(count_blocks(spec, first, last), options.slots,
              options.max_ctx > 0 ? std::min(options.max_ctx, spec.max_positions) : spec.max_positions,
-             spec.n_kv_heads, spec.head_dim),
+             spec.n_kv_heads, spec.head_dim, options.device, options.dtype),
       first_block_(first_block_of(spec, first, last)) {}
 
 void TransformerStage::attend(const OpContext& ctx, const TokenBatch& batch, int local, const TensorView& q,
@@ -43,7 +42,7 @@ void TransformerStage::attend(const OpContext& ctx, const TokenBatch& batch, int
                  scale, out.reshape(Shape{rows, spec_->n_heads, spec_->head_dim}));
 }
 
-void TransformerStage::forward(const OpContext& ctx, const TokenBatch& batch, const TensorView& in, HostTensor& out) {
+void TransformerStage::forward(const OpContext& ctx, const TokenBatch& batch, const TensorView& in, OwnedTensor& out) {
   const int64_t rows = batch.rows();
   const int64_t hidden = spec_->hidden;
   for (int32_t p : batch.positions)
@@ -55,7 +54,7 @@ void TransformerStage::forward(const OpContext& ctx, const TokenBatch& batch, co
   TensorView x = scratch(x_, rows, hidden);
   if (!has_embedding()) {
     PS_CHECK(in.numel() == rows * hidden, "stage input ", in.shape.str(), " for ", rows, " rows");
-    std::memcpy(x.data, in.data, x.nbytes());
+    ops::copy(ctx, in, x);  // converts (and uploads) when the input's dtype or memory differs
   }
   for (int i = first_; i <= last_; ++i) {
     const LayerSpec& layer = spec_->layers[static_cast<size_t>(i)];
@@ -83,7 +82,7 @@ void TransformerStage::forward(const OpContext& ctx, const TokenBatch& batch, co
   // A copy rather than a swap of buffers: every buffer then keeps one role and one size, so
   // reserve() can size each for good (the copy costs well under 1% of the layers' work).
   out.reshape(x.shape);
-  std::memcpy(out.view.data, x.data, x.nbytes());
+  ops::copy(ctx, x, out.view);
 }
 
 }  // namespace ps

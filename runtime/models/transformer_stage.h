@@ -12,7 +12,7 @@ namespace ps {
 
 class TransformerStage : public StageModel {
  public:
-  void forward(const OpContext& ctx, const TokenBatch& batch, const TensorView& in, HostTensor& out) override;
+  void forward(const OpContext& ctx, const TokenBatch& batch, const TensorView& in, OwnedTensor& out) override;
 
  protected:
   TransformerStage(const ModelSpec& spec, StageWeights weights, int first, int last, const StageOptions& options);
@@ -29,7 +29,7 @@ class TransformerStage : public StageModel {
               const TensorView& v);
 
   // Scratch, shaped per call by scratch(): named for what they hold.
-  HostTensor x_, normed_, q_, k_, v_, attn_, proj_, mlp_a_, mlp_b_, gathered_;
+  OwnedTensor x_, normed_, q_, k_, v_, attn_, proj_, mlp_a_, mlp_b_, gathered_;
   KvCache cache_;
   int first_block_ = 0;  // block number of this stage's first block (cache index 0)
 };

@@ -1,6 +1,9 @@
+#include "kernels/owned_tensor.h"
 #include "runtime/pipeline/executor.h"
 
 #include <nlohmann/json.hpp>
+
+#include "kernels/ops.h"
 
 #include "partitioner/schedule_check.h"
 
@@ -9,7 +12,8 @@ namespace ps {
 // The buffers of one micro-batch. Its sends keep their memory here until they complete.
 struct StageExecutor::Slot {
   MicroBatch mb;
-  HostTensor in, out;
+  OwnedTensor in, out;            // on the stage's device: received activation, computed output
+  OwnedTensor host_in, host_out;  // host copies, when the transport does not carry device memory
   std::array<int32_t, kMbHeaderInts> send_header{};
   std::vector<int32_t> send_meta;
   std::vector<std::unique_ptr<Completion>> sends;
@@ -37,7 +41,17 @@ StageExecutor::StageExecutor(const ExecutorConfig& cfg, StageModel& model, const
     : cfg_(cfg), model_(model), ctx_(ctx), transport_(transport), feed_(feed), sink_(sink) {
   PS_CHECK(cfg.stages == 1 || transport, "a multi-stage pipeline needs a transport");
   PS_CHECK(cfg.stage != 0 || feed, "the first stage needs a request feed");
-  for (int i = 0; i < cfg.micro_batches; ++i) slots_.push_back(std::make_unique<Slot>());
+  const Device dev = model.device();
+  if (cfg.stage > 0) recv_through_host_ = !transport->carries(dev, rank_of(cfg.stage - 1));
+  if (cfg.stage + 1 < cfg.stages) send_through_host_ = !transport->carries(dev, rank_of(cfg.stage + 1));
+  for (int i = 0; i < cfg.micro_batches; ++i) {
+    auto s = std::make_unique<Slot>();
+    s->in = OwnedTensor(dev, cfg.in_dtype);
+    s->out = OwnedTensor(dev, model.dtype());
+    s->host_in = OwnedTensor(Device::cpu(), cfg.in_dtype);
+    s->host_out = OwnedTensor(Device::cpu(), model.dtype());
+    slots_.push_back(std::move(s));
+  }
 }
 
 StageExecutor::~StageExecutor() {
@@ -65,9 +79,11 @@ void StageExecutor::reserve() {
   const int64_t in_width = activation_width(model_.spec(), model_.first_layer() - 1);
   const int64_t out_rows = model_.has_head() ? seqs : max_rows;
   for (auto& s : slots_) {
-    if (cfg_.stage > 0 || mlp) s->in.reserve(max_rows * in_width);
+    if (cfg_.stage > 0) (recv_through_host_ ? s->host_in : s->in).reserve(max_rows * in_width);
     s->out.reserve(out_rows * model_.output_width());
+    if (send_through_host_) s->host_out.reserve(out_rows * model_.output_width());
   }
+  if (!model_.device().is_cpu() && model_.has_head()) logits_host_.reserve(seqs * model_.output_width());
 }
 
 void StageExecutor::run() {
@@ -129,12 +145,9 @@ void StageExecutor::do_forward(int mb) {
     s.out.reshape(Shape{0, model_.output_width()});
     return;
   }
-  TensorView in = s.in.view;
-  if (cfg_.stage == 0 && !s.mb.inputs.empty()) {  // mlp: the requests' numbers are the input
-    s.in.reshape(Shape{s.mb.rows(), model_.spec().input_size});
-    std::copy(s.mb.inputs.begin(), s.mb.inputs.end(), s.in.f32());
-    in = s.in.view;
-  }
+  TensorView in = recv_through_host_ ? s.host_in.view : s.in.view;  // forward copies it to the device
+  if (cfg_.stage == 0 && !s.mb.inputs.empty())  // mlp: the requests' numbers are the input
+    in = TensorView{s.mb.inputs.data(), DType::F32, Device::cpu(), Shape{s.mb.rows(), model_.spec().input_size}};
   model_.forward(ctx_, s.mb.batch, in, s.out);
 }
 
@@ -142,9 +155,10 @@ void StageExecutor::do_output(int mb) {
   Slot& s = *slots_[static_cast<size_t>(mb)];
   const int64_t width = s.out.view.rank() == 2 ? s.out.view.shape[1] : 0;
   const bool mlp = model_.spec().family == Family::Mlp;
+  const float* logits = host_f32(ctx_, s.out.view, logits_host_);
   for (size_t i = 0; i < s.mb.seqs.size(); ++i) {
     const int64_t row = mlp ? s.mb.batch.logit_rows[i] : static_cast<int64_t>(i);
-    const float* p = s.out.f32() + row * width;
+    const float* p = logits + row * width;
     Json fields;
     if (mlp) {
       fields = {{"output", std::vector<float>(p, p + width)}};
@@ -181,7 +195,11 @@ void StageExecutor::do_send_act(int mb) {
   if (s.mb.rows() == 0) return;
   s.send_meta = mb_meta_encode(s.mb);
   s.sends.push_back(transport_->send_i32(s.send_meta, peer));
-  s.sends.push_back(transport_->send(s.out.view, peer));
+  if (send_through_host_) {  // device -> host; complete when copy returns
+    s.host_out.reshape(s.out.view.shape);
+    ops::copy(ctx_, s.out.view, s.host_out.view);
+  }
+  s.sends.push_back(transport_->send(send_through_host_ ? s.host_out.view : s.out.view, peer));
 }
 
 void StageExecutor::post_header_recv(int mb) {
@@ -202,10 +220,12 @@ void StageExecutor::do_recv_act(int mb) {
   if (h.rows > 0) {
     s.recv_meta.assign(static_cast<size_t>(mb_meta_ints(h)), 0);
     auto meta = transport_->recv_i32(s.recv_meta, rank_of(cfg_.stage - 1));
-    s.in.reshape(Shape{h.rows, width});
-    auto act = transport_->recv(s.in.view, rank_of(cfg_.stage - 1));
+    OwnedTensor& dst = recv_through_host_ ? s.host_in : s.in;
+    dst.reshape(Shape{h.rows, width});
+    auto act = transport_->recv(dst.view, rank_of(cfg_.stage - 1));
     meta->wait(cfg_.timeout);
-    act->wait(cfg_.timeout);
+    // Host transports wait here; NCCL orders the next compute after the receive on the device.
+    transport_->stream_wait(*act, ctx_.stream, cfg_.timeout);
     mb_meta_decode(s.recv_meta, h, cfg_.slots, cfg_.max_ctx, from, s.mb);
   }
   if (mb == cfg_.micro_batches - 1 && h.last_round) last_round_seen_ = true;

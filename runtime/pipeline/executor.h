@@ -5,6 +5,11 @@
 // Overlap: the header of the next micro-batch's activation is posted as a receive before the
 // current micro-batch is computed, and sends are asynchronous, each micro-batch with its own
 // buffers (M copies), so a send never waits on the next compute.
+//
+// Devices: a stage on a GPU keeps its activations there. When the transport carries device
+// memory (NCCL) they go straight from and to the device, a receive ordered before the next
+// compute on the device (Transport::stream_wait), with no host synchronisation; otherwise (Gloo:
+// two stages on one GPU, or a CPU neighbour) they are staged through host memory.
 // Memory: every buffer is sized for the largest possible micro-batch and committed before the
 // first instruction (StageModel::reserve), so a long run's memory stays flat.
 // Every blocking wait has the executor's deadline; a dead peer ends the run with an error that
@@ -17,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/owned_tensor.h"
 #include "partitioner/schedule.h"
 #include "runtime/comm/transport.h"
 #include "runtime/pipeline/request_feed.h"
@@ -40,6 +46,9 @@ struct ExecutorConfig {
   int top_logprobs = 5;
   int slots = 1;
   int64_t max_ctx = 1;
+  // The dtype the previous stage computes in, which is how its activations arrive (the model's
+  // device and dtype say where this stage's own buffers live).
+  DType in_dtype = DType::F32;
   std::chrono::milliseconds timeout{60000};
   // Keep every instruction's timing (for --metrics-dir and traces). Off for long runs: the list
   // grows with every instruction.
@@ -87,6 +96,9 @@ class StageExecutor {
   RequestFeed* feed_;
   ResultSink* sink_;
   std::vector<std::unique_ptr<Slot>> slots_;
+  // The transport does not carry this stage's memory from the previous / to the next stage.
+  bool recv_through_host_ = false, send_through_host_ = false;
+  OwnedTensor logits_host_;          // f32 logits for do_output when they live on a GPU
   std::vector<InstructionEvent> events_;
   int round_ = 0;
   bool last_round_seen_ = false;

@@ -5,11 +5,17 @@
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
+#include <unistd.h>
 
 #include "partitioner/plan_validate.h"
 #include "runtime/bench/fault_injection.h"
 #include "runtime/comm/gloo_transport.h"
+#include "runtime/comm/link_choice.h"
+#include "runtime/comm/nccl_registry.h"
+#include "runtime/comm/nccl_transport.h"
+#include "runtime/comm/routed_transport.h"
 #include "runtime/comm/net.h"
 #include "runtime/comm/rendezvous.h"
 #include "runtime/comm/tcp_store_client.h"
@@ -17,6 +23,7 @@
 #include "runtime/drivers/forward.h"
 #include "runtime/drivers/local_model.h"
 #include "runtime/pipeline/executor.h"
+#include "runtime/pipeline/placement.h"
 #include "runtime/pipeline/rank_metrics.h"
 #include "runtime/pipeline/results.h"
 
@@ -54,6 +61,55 @@ int stage_threads(const WorkerOptions& o, const StagePlan& stage, const WorkerEn
   return std::max(1, cores / std::max(1, env.local_world));
 }
 
+// This host's name, for telling which ranks share a node's GPUs.
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
+// Gloo between every pair of ranks, and NCCL for the activations between this rank and each
+// neighbouring stage on a GPU of its own (link_choice.h). Every rank publishes where it runs so
+// that both ends of a pair route alike.
+std::unique_ptr<Transport> pipeline_transport_create(Store& store, const WorkerEnv& env, const Plan& plan,
+                                                     const RankPlacement& place, const std::string& bind,
+                                                     std::chrono::milliseconds timeout, const StageDevice& dev) {
+  GlooTransportOptions g;
+  g.rank = env.rank;
+  g.world = env.world;
+  g.bind_address = bind;
+  g.connect_timeout = timeout;
+  std::unique_ptr<Transport> gloo = gloo_transport_create(store, g);
+
+  store_set_string(store, str("place/", env.rank), rank_place_encode(RankPlace{host_name(), place.device, ""}));
+  std::vector<RankPlace> places;
+  for (int r = 0; r < env.world; ++r)
+    places.push_back(rank_place_decode(r, store_get_string(store, str("place/", r), timeout)));
+  std::vector<int> neighbours;
+  if (place.stage > 0) neighbours.push_back(env.rank - 1);
+  if (place.stage + 1 < plan.num_stages()) neighbours.push_back(env.rank + 1);
+  const std::set<int> peers = device_peers(env.rank, neighbours, places);
+  if (!place.device.is_cpu()) {
+    for (int n : neighbours)
+      if (!peers.count(n))
+        std::fprintf(stderr, "rank %d: activations with rank %d go through host memory over Gloo (%s)\n", env.rank, n,
+                     places[static_cast<size_t>(n)].device.is_cpu() ? "it runs on a CPU" : "it shares this GPU");
+  }
+  if (peers.empty()) return gloo;
+  const NcclApi* api = nccl_api_built();
+  if (!api)
+    fail_input(dev.where(), ": '", place.device.str(), "' exchanges activations with a neighbouring GPU over NCCL,",
+               " which this build lacks (NCCL was not found at configure time)");
+  NcclTransportOptions n;
+  n.rank = env.rank;
+  n.world = env.world;
+  n.device = place.device.index;
+  n.compute_stream = dev.stream();
+  n.init_timeout = timeout;
+  n.op_timeout = timeout;
+  return routed_transport_create(std::move(gloo), nccl_transport_create(store, *api, std::move(n)), peers);
+}
+
 }  // namespace
 
 int worker_run(const WorkerOptions& o, const WorkerEnv& env) {
@@ -69,9 +125,15 @@ int worker_run(const WorkerOptions& o, const WorkerEnv& env) {
                  " ranks but the job was started with WORLD_SIZE=", env.world);
     const RankPlacement place = plan_rank_placement(plan, env.rank);
     const StagePlan& sp = plan.stages[static_cast<size_t>(place.stage)];
-    if (!place.device.is_cpu())
-      fail_input(o.plan_path, ": stages[", place.stage, "].device: '", place.device.str(),
-                 "': the CUDA pipeline is not built yet (issue 5); use \"cpu\"");
+    const std::string device_field = str(o.plan_path, ": stages[", place.stage, "].device");
+    // The dtypes this stage computes in and its input arrives in (the previous stage's).
+    const DType dtype = stage_compute_dtype(place.device, plan.stage_dtype(static_cast<size_t>(place.stage)));
+    const DType in_dtype =
+        place.stage == 0 ? DType::F32
+                         : stage_compute_dtype(plan.stages[static_cast<size_t>(place.stage - 1)].device,
+                                               plan.stage_dtype(static_cast<size_t>(place.stage - 1)));
+    // The device first: a build or machine without it fails before joining the job.
+    const StageDevice dev(place.device, device_field);
     const RunMode mode = o.mode.value_or(plan.workload.mode == Mode::Forward ? RunMode::Forward : RunMode::Generate);
     GenerateDefaults defaults = o.defaults;
     if (!o.max_new_tokens_given && plan.workload.max_new_tokens > 0) defaults.max_new_tokens = plan.workload.max_new_tokens;
@@ -98,13 +160,8 @@ int worker_run(const WorkerOptions& o, const WorkerEnv& env) {
     TcpStoreClient store(copt);
     rendezvous_join(store, env.rank, env.world, o.timeout);
     std::unique_ptr<Transport> transport;
-    if (P > 1) {
-      GlooTransportOptions g;
-      g.rank = env.rank;
-      g.world = env.world;
-      g.bind_address = bind;
-      g.connect_timeout = o.timeout;
-      transport = gloo_transport_create(store, g);
+    if (P > 1) transport = pipeline_transport_create(store, env, plan, place, bind, o.timeout, dev);
+    if (transport) {
       // Test-only: corrupt this rank's first activation when asked (runtime/bench/fault_injection.h).
       if (auto hook = fault_hook_from_env(std::getenv(kFaultCorruptActivationEnv), env.rank))
         transport->set_fault_hook(std::move(hook));
@@ -126,14 +183,17 @@ int worker_run(const WorkerOptions& o, const WorkerEnv& env) {
     if (first && reqs.size() != jc.requests)
       fail_input(o.input, ": has ", reqs.size(), " requests here but ", jc.requests, " on rank 0 (a different file?)");
 
-    // ---- this stage: only its own layers --------------------------------------------------
+    // ---- this stage: its device, then only its own layers -----------------------------------
     const auto load_t0 = std::chrono::steady_clock::now();
-    auto pool = cpu_threads_setup(stage_threads(o, sp, env));
+    const DType weights_dtype = place.device.is_cpu() ? DType::F32 : dtype;
+    dev.check_memory(stage_memory_estimate(spec, plan.workload, sp.first, sp.last, weights_dtype, dtype, jc.max_ctx));
+    auto pool = place.device.is_cpu() ? cpu_threads_setup(stage_threads(o, sp, env)) : nullptr;
     Checkpoint ckpt = Checkpoint::open(lp.model_dir);
-    auto model = stage_model_load(spec, ckpt, sp.first, sp.last, StageOptions{batch, jc.max_ctx});
+    StageOptions so{batch, jc.max_ctx, place.device, dtype, dev.stream()};
+    auto model = stage_model_load(spec, ckpt, sp.first, sp.last, so);
     const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_t0).count();
     Workspace ws;
-    const OpContext ctx{&backend_get(Device::cpu()), nullptr, pool.get(), &ws};
+    const OpContext ctx{&dev.backend(), dev.stream(), pool.get(), &ws};
 
     StoreResultSink sink(store, place.replica);
     std::unique_ptr<RequestFeed> feed;
@@ -154,6 +214,7 @@ int worker_run(const WorkerOptions& o, const WorkerEnv& env) {
     ec.top_logprobs = o.top_logprobs;
     ec.slots = batch;
     ec.max_ctx = jc.max_ctx;
+    ec.in_dtype = in_dtype;
     ec.timeout = o.timeout;
     ec.record_events = !o.metrics_dir.empty();
     StageExecutor exec(ec, *model, ctx, transport.get(), feed.get(), &sink);

@@ -34,7 +34,7 @@ TokenBatch rows_batch(int64_t sequences, int64_t from, int64_t len, int64_t voca
 
 struct LayerRunner {
   std::vector<std::unique_ptr<StageModel>> layers;
-  std::vector<HostTensor> outs;  // each layer's output: the next layer's input
+  std::vector<OwnedTensor> outs;  // each layer's output: the next layer's input
 
   // Runs every layer once on `batch` (input rows for mlp); returns each layer's seconds.
   std::vector<double> pass(const OpContext& ctx, const TokenBatch& batch, const TensorView& first_input) {
@@ -80,7 +80,7 @@ Profile profile_measure(const ProfileRequest& req, void (*progress)(const std::s
       run.layers.push_back(stage_model_load(spec, ckpt, i, i, StageOptions{static_cast<int>(mb), ctx_len}));
       run.outs.emplace_back();
     }
-    HostTensor input;
+    OwnedTensor input;
     TokenBatch batch = rows_batch(mb, 0, prompt, spec.vocab_size);
     if (mlp) {
       input.reshape(Shape{mb, spec.input_size});

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "runtime/core/error.h"
@@ -197,36 +198,58 @@ TensorView convert_owned(const TensorView& src, std::vector<Buffer>& owned, Thre
   return v;
 }
 
-TensorView load_tensor(const Checkpoint& ckpt, const ModelSpec& spec, const TensorSpec& ts, std::vector<Buffer>& owned,
-                       ThreadPool* pool) {
+// The checkpoint's tensor, checked against the spec's shape.
+TensorView validated_raw(const Checkpoint& ckpt, const ModelSpec& spec, const TensorSpec& ts) {
   const TensorView raw = ckpt.raw(ts.name);
   if (!(raw.shape == ts.shape))
     fail_input(ckpt.file_of(ts.name), ": tensor '", ckpt.find(ts.name)->name, "' has shape ", raw.shape.str(),
                ", expected ", ts.shape.str(), " from the model config",
                spec.config_path.empty() ? std::string() : " (" + spec.config_path + ")");
+  return raw;
+}
+
+TensorView load_tensor(const Checkpoint& ckpt, const ModelSpec& spec, const TensorSpec& ts, std::vector<Buffer>& owned,
+                       ThreadPool* pool) {
+  const TensorView raw = validated_raw(ckpt, spec, ts);
   if (raw.dtype == DType::F32 && reinterpret_cast<uintptr_t>(raw.data) % alignof(float) == 0) return raw;
   return convert_owned(raw, owned, pool);
+}
+
+// Calls fn(tensor spec) for each tensor of layers [first, last], each name once.
+template <class Fn>
+void for_each_stage_tensor(const Checkpoint& ckpt, const ModelSpec& spec, int first_layer, int last_layer, Fn fn) {
+  if (first_layer < 0 || last_layer < first_layer || last_layer >= spec.num_layers())
+    fail_input(ckpt.dir(), ": layers ", first_layer, "-", last_layer, " are not a range of the model's ",
+               spec.num_layers(), " layers");
+  std::set<std::string> seen;
+  for (int l = first_layer; l <= last_layer; ++l) {
+    const LayerSpec& layer = spec.layers[static_cast<size_t>(l)];
+    for (const TensorSpec& ts : layer.tensors) {
+      if (!seen.insert(ts.name).second) continue;  // tied: listed by two layers, loaded once
+      with_context(str("layer ", l, " (", layer.name, ")"), [&] { fn(ts); });
+    }
+  }
 }
 
 }  // namespace
 
 StageWeights weights_load(const Checkpoint& ckpt, const ModelSpec& spec, int first_layer, int last_layer,
                           ThreadPool* pool) {
-  if (first_layer < 0 || last_layer < first_layer || last_layer >= spec.num_layers())
-    fail_input(ckpt.dir(), ": layers ", first_layer, "-", last_layer, " are not a range of the model's ",
-               spec.num_layers(), " layers");
   StageWeights w;
-  for (int l = first_layer; l <= last_layer; ++l) {
-    const LayerSpec& layer = spec.layers[static_cast<size_t>(l)];
-    for (const TensorSpec& ts : layer.tensors) {
-      if (w.tensors.count(ts.name)) continue;  // tied: listed by two layers, loaded once
-      const TensorView v = with_context(str("layer ", l, " (", layer.name, ")"),
-                                        [&] { return load_tensor(ckpt, spec, ts, w.owned, pool); });
-      w.tensors.emplace(ts.name, v);
-      w.bytes += v.nbytes();
-    }
-  }
+  for_each_stage_tensor(ckpt, spec, first_layer, last_layer, [&](const TensorSpec& ts) {
+    const TensorView v = load_tensor(ckpt, spec, ts, w.owned, pool);
+    w.tensors.emplace(ts.name, v);
+    w.bytes += v.nbytes();
+  });
   return w;
+}
+
+std::map<std::string, TensorView> stage_tensors_raw(const Checkpoint& ckpt, const ModelSpec& spec, int first_layer,
+                                                    int last_layer) {
+  std::map<std::string, TensorView> out;
+  for_each_stage_tensor(ckpt, spec, first_layer, last_layer,
+                        [&](const TensorSpec& ts) { out.emplace(ts.name, validated_raw(ckpt, spec, ts)); });
+  return out;
 }
 
 }  // namespace ps

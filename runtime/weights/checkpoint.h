@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "partitioner/model_spec.h"
+#include "kernels/owned_tensor.h"
 #include "runtime/core/tensor.h"
 #include "runtime/core/thread_pool.h"
 #include "runtime/weights/mapped_file.h"
@@ -72,7 +73,8 @@ class Checkpoint {
 struct StageWeights {
   std::map<std::string, TensorView> tensors;  // keyed by the spec's tensor name
   std::vector<Buffer> owned;                  // converted tensors' memory
-  uint64_t bytes = 0;                         // f32 bytes of the tensors loaded (views + owned)
+  std::vector<OwnedTensor> device;            // tensors on a GPU (weights_upload)
+  uint64_t bytes = 0;                         // bytes of the tensors loaded, as held (views + owned)
 
   // Runtime error naming the tensor if absent (asking for a tensor the stage did not load is a
   // programming error).
@@ -87,5 +89,11 @@ struct StageWeights {
 // `pool` when one is given.
 StageWeights weights_load(const Checkpoint& ckpt, const ModelSpec& spec, int first_layer, int last_layer,
                           ThreadPool* pool = nullptr);
+
+// The tensors layers [first_layer, last_layer] list, each once (a tied tensor is listed by two
+// layers), as views into the mapping in the checkpoint's dtype, validated as weights_load
+// validates them. Keyed by the spec's tensor name.
+std::map<std::string, TensorView> stage_tensors_raw(const Checkpoint& ckpt, const ModelSpec& spec, int first_layer,
+                                                    int last_layer);
 
 }  // namespace ps

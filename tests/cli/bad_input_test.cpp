@@ -472,6 +472,17 @@ TEST_F(BadInputCommandLine, PromptIdsNotANumber) {
                   "generate", {"--prompt-ids", "two"});
 }
 
+TEST_F(BadInputCommandLine, DeviceThisMachineLacks) {
+  // No GPU here (a CUDA build finds none; a CPU build has no CUDA backend): named, exit 2.
+  expect_rejected(forward({"--device", "cuda:0"}), "forward", {"--device", "cuda:0"});
+  expect_rejected(generate({"--device", "tpu:1"}), "generate", {"--device", "tpu:1"});
+}
+
+TEST_F(BadInputCommandLine, HalfPrecisionOnTheCpu) {
+  expect_rejected(forward({"--dtype", "bf16"}), "forward", {"--dtype", "bf16", "CPU"});
+  expect_rejected(generate({"--dtype", "f8"}), "generate", {"--dtype", "f8"});
+}
+
 TEST_F(BadInputCommandLine, StopIdsOutsideVocabulary) {
   const std::string v = std::to_string(vocab());
   expect_rejected(

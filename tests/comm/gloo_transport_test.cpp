@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "comm_test_util.h"
+#include "kernels/owned_tensor.h"
 #include "runtime/comm/gloo_transport.h"
 
 namespace ps::test {
@@ -36,22 +37,22 @@ struct Mesh {
 };
 
 // Values no two (message, element) pairs share, so a message landing in the wrong receive shows.
-HostTensor pattern(int64_t rows, int64_t cols, int message) {
-  HostTensor h(Shape{rows, cols});
+OwnedTensor pattern(int64_t rows, int64_t cols, int message) {
+  OwnedTensor h(Shape{rows, cols});
   for (int64_t i = 0; i < rows * cols; ++i) h.f32()[i] = static_cast<float>(message * 1000 + i) * 0.5f - 3.0f;
   return h;
 }
 
-void expect_equal(const HostTensor& got, const HostTensor& want) {
+void expect_equal(const OwnedTensor& got, const OwnedTensor& want) {
   ASSERT_EQ(got.view.numel(), want.view.numel());
   for (int64_t i = 0; i < got.view.numel(); ++i) ASSERT_EQ(got.f32()[i], want.f32()[i]) << "element " << i;
 }
 
 TEST(GlooTransport, SendsF32TensorsAndInt32SpansBothWays) {
   Mesh m(2);
-  const HostTensor a = pattern(3, 4, 1), b = pattern(2, 5, 2);
+  const OwnedTensor a = pattern(3, 4, 1), b = pattern(2, 5, 2);
   const std::vector<int32_t> ids = {0, -1, 7, INT32_MAX, INT32_MIN};
-  HostTensor a_in(Shape{3, 4}), b_in(Shape{2, 5});
+  OwnedTensor a_in(Shape{3, 4}), b_in(Shape{2, 5});
   std::vector<int32_t> ids_in(ids.size(), 42);
 
   auto s1 = m[0].send(a.view, 1);
@@ -70,7 +71,7 @@ TEST(GlooTransport, SendsF32TensorsAndInt32SpansBothWays) {
 TEST(GlooTransport, MessagesMatchInPostingOrderWithManyInFlight) {
   Mesh m(2);
   constexpr int kMessages = 24;
-  std::vector<HostTensor> sent, got;
+  std::vector<OwnedTensor> sent, got;
   std::vector<std::vector<int32_t>> ids_sent, ids_got;
   std::vector<std::unique_ptr<Completion>> sends, recvs;
   // The receiver posts first, every receive in flight at once; sizes differ per message.
@@ -99,9 +100,9 @@ TEST(GlooTransport, MessagesMatchInPostingOrderWithManyInFlight) {
 TEST(GlooTransport, RingOfThreeRanks) {
   Mesh m(3);
   constexpr int kMessages = 6;
-  std::vector<std::vector<HostTensor>> got(3);
+  std::vector<std::vector<OwnedTensor>> got(3);
   std::vector<std::vector<std::unique_ptr<Completion>>> ops(3);
-  std::vector<HostTensor> sent;
+  std::vector<OwnedTensor> sent;
   for (int r = 0; r < 3; ++r)
     for (int i = 0; i < kMessages; ++i) sent.push_back(pattern(2, 8, r * 10 + i));
   for (int r = 0; r < 3; ++r) {
@@ -121,9 +122,9 @@ TEST(GlooTransport, RingOfThreeRanks) {
 
 TEST(GlooTransport, CountsPayloadBytesAndMessages) {
   Mesh m(2);
-  const HostTensor x = pattern(3, 4, 0);  // 48 bytes
+  const OwnedTensor x = pattern(3, 4, 0);  // 48 bytes
   const std::vector<int32_t> ids(5, 1);   // 20 bytes
-  HostTensor x_in(Shape{3, 4});
+  OwnedTensor x_in(Shape{3, 4});
   std::vector<int32_t> ids_in(5);
   std::vector<int32_t> none_in;
   auto ops = {m[0].send(x.view, 1), m[0].send_i32(ids, 1), m[0].send_i32({}, 1), m[1].recv(x_in.view, 0),
@@ -147,8 +148,8 @@ TEST(GlooTransport, FaultHookCorruptionIsSeenByTheReceiver) {
     EXPECT_EQ(peer, 1);
     t.f32()[3] = NAN;
   });
-  const HostTensor x = pattern(2, 4, 0);
-  HostTensor x_in(Shape{2, 4}), y_in(Shape{2, 4});
+  const OwnedTensor x = pattern(2, 4, 0);
+  OwnedTensor x_in(Shape{2, 4}), y_in(Shape{2, 4});
   const std::vector<int32_t> ids = {5, 6};
   std::vector<int32_t> ids_in(2);
   auto s = m[0].send(x.view, 1);
@@ -162,7 +163,7 @@ TEST(GlooTransport, FaultHookCorruptionIsSeenByTheReceiver) {
   EXPECT_EQ(ids_in, ids);
 
   m[0].set_fault_hook({});  // removed: the next tensor arrives as sent
-  const HostTensor clean = pattern(2, 4, 1);
+  const OwnedTensor clean = pattern(2, 4, 1);
   auto s2 = m[0].send(clean.view, 1);
   auto r2 = m[1].recv(y_in.view, 0);
   s2->wait(kLong);
@@ -173,7 +174,7 @@ TEST(GlooTransport, FaultHookCorruptionIsSeenByTheReceiver) {
 
 TEST(GlooTransport, RecvWhosePeerNeverSendsTimesOutNamingThePeer) {
   Mesh m(3);
-  HostTensor x(Shape{4});
+  OwnedTensor x(Shape{4});
   auto r = m[2].recv(x.view, 1);
   EXPECT_FALSE(r->test());
   const std::string e = error_of([&] { r->wait(milliseconds(200)); }, ErrorKind::Timeout);
@@ -184,8 +185,8 @@ TEST(GlooTransport, RecvWhosePeerNeverSendsTimesOutNamingThePeer) {
 
 TEST(GlooTransport, SizeMismatchNamesBothRanks) {
   Mesh m(2);
-  const HostTensor x = pattern(1, 16, 0);
-  HostTensor small(Shape{1, 8});
+  const OwnedTensor x = pattern(1, 16, 0);
+  OwnedTensor small(Shape{1, 8});
   auto s = m[0].send(x.view, 1);
   auto r = m[1].recv(small.view, 0);
   const std::string e = error_of([&] { r->wait(kLong); }, ErrorKind::Runtime);
@@ -195,7 +196,7 @@ TEST(GlooTransport, SizeMismatchNamesBothRanks) {
 
 TEST(GlooTransport, DestroyingTheTransportCancelsPendingOperations) {
   std::unique_ptr<Completion> pending;
-  HostTensor x(Shape{4});
+  OwnedTensor x(Shape{4});
   {
     Mesh m(2);
     pending = m[1].recv(x.view, 0);
@@ -207,12 +208,26 @@ TEST(GlooTransport, DestroyingTheTransportCancelsPendingOperations) {
 
 TEST(GlooTransport, BadPeerAndDeviceTensorsAreRefused) {
   Mesh m(2);
-  HostTensor x(Shape{4});
+  OwnedTensor x(Shape{4});
   EXPECT_NE(error_of([&] { m[0].send(x.view, 0); }, ErrorKind::Runtime).find("not a peer"), std::string::npos);
   EXPECT_NE(error_of([&] { m[0].recv(x.view, 2); }, ErrorKind::Runtime).find("not a peer"), std::string::npos);
   TensorView on_gpu = x.view;
   on_gpu.device = Device::cuda(0);
   EXPECT_NE(error_of([&] { m[0].send(on_gpu, 1); }, ErrorKind::Runtime).find("cuda:0"), std::string::npos);
+}
+
+TEST(GlooTransport, CarriesHostMemoryOnlyAndStreamWaitWaitsOnTheHost) {
+  Mesh m(2);
+  EXPECT_TRUE(m[0].carries(Device::cpu(), 1));
+  EXPECT_FALSE(m[0].carries(Device::cuda(0), 1));
+  const OwnedTensor a = pattern(2, 3, 5);
+  OwnedTensor a_in(Shape{2, 3});
+  auto r = m[1].recv(a_in.view, 0);
+  auto s = m[0].send(a.view, 1);
+  m[1].stream_wait(*r, nullptr, kLong);  // no stream on the host: returns once the data is there
+  EXPECT_TRUE(r->test());
+  expect_equal(a_in, a);
+  s->wait(kLong);
 }
 
 TEST(GlooTransport, BootstrapWithAMissingRankFailsAtItsDeadline) {
@@ -263,7 +278,7 @@ TEST(GlooTransport, KilledPeerFailsPendingRecvNamingTheRank) {
   o.rank = 0;
   o.world = 2;
   auto t = gloo_transport_create(*std::make_unique<TcpStoreClient>(co), o);
-  HostTensor x(Shape{8});
+  OwnedTensor x(Shape{8});
   auto r = t->recv(x.view, 1);
   ASSERT_EQ(::kill(child, SIGKILL), 0);
   int status = 0;
@@ -273,7 +288,7 @@ TEST(GlooTransport, KilledPeerFailsPendingRecvNamingTheRank) {
   const std::string e = error_of([&] { r->wait(kLong); }, ErrorKind::Runtime);
   EXPECT_NE(e.find("gloo rank 0: recv from rank 1"), std::string::npos) << e;
   EXPECT_NE(e.find("connection to rank 1 lost"), std::string::npos) << e;
-  const HostTensor y = pattern(1, 8, 0);
+  const OwnedTensor y = pattern(1, 8, 0);
   const std::string es = error_of([&] { t->send(y.view, 1)->wait(kLong); }, ErrorKind::Runtime);
   EXPECT_NE(es.find("gloo rank 0: send to rank 1"), std::string::npos) << es;
 }

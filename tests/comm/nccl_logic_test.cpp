@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "comm/fake_transport.h"
 #include "comm/nccl_fake.h"
 #include "runtime/comm/nccl_transport.h"
 #include "runtime/core/error.h"
@@ -205,6 +206,75 @@ TEST(NcclLogicTest, StreamWaitOrdersComputeAfterTheReceive) {
   const auto start = Clock::now();
   while (!ran.load() && Clock::now() - start < kWait) std::this_thread::sleep_for(milliseconds(1));
   EXPECT_EQ(seen, x);
+}
+
+TEST(NcclLogicTest, CarriesItsOwnGpuOnly) {
+  Pair p;
+  p.start();
+  EXPECT_TRUE(p.t0->carries(Device::cuda(0), 1));
+  EXPECT_FALSE(p.t0->carries(Device::cuda(1), 1));
+  EXPECT_FALSE(p.t0->carries(Device::cpu(), 1));
+}
+
+TEST(NcclLogicTest, TransportStreamWaitWaitsOnTheDeviceAndRefusesOtherTransportsCompletions) {
+  Pair p;
+  p.start();
+  std::vector<float> x = iota_from(4, 11), got(4, -1.0f), seen;
+  auto gate = p.fabric.add_gate(p.compute0);  // holds rank 0's send back
+  auto r = p.t1->recv(dev_view(got), 0);
+  auto s = p.t0->send(dev_view(x), 1);
+  // rank 0's transport did not make r (nor does it have a host transport to hand it to).
+  try {
+    p.t0->stream_wait(*r, p.compute0, kWait);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("nccl rank 0: stream_wait: the completion comes from another NCCL transport"),
+              std::string::npos)
+        << e.what();
+  }
+  auto log = std::make_shared<FakeLog>();
+  FakeTransport other(log, fake_options(0, 2));
+  auto foreign = other.send_i32(std::vector<int32_t>{1}, 1);
+  try {
+    p.t0->stream_wait(*foreign, p.compute0, kWait);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("nccl rank 0: stream_wait: the completion comes from another transport"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(log->ops.at(0)->host_waits, 0);
+
+  p.t1->stream_wait(*r, p.compute1, kWait);  // returns before the data arrives: the stream waits
+  std::atomic<bool> ran{false};
+  p.fabric.add_host_fn(p.compute1, [&] {
+    seen = got;
+    ran = true;
+  });
+  std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_FALSE(ran.load()) << "compute ran before the receive completed";
+  p.fabric.open_gate(gate);
+  r->wait(kWait);
+  s->wait(kWait);
+  const auto start = Clock::now();
+  while (!ran.load() && Clock::now() - start < kWait) std::this_thread::sleep_for(milliseconds(1));
+  EXPECT_EQ(seen, x);
+}
+
+TEST(NcclLogicTest, Int32MessagesAndTheirStreamWaitsGoToTheHostTransport) {
+  Pair p;
+  auto log = std::make_shared<FakeLog>();
+  NcclTransportOptions o = p.options(0);
+  o.host = std::make_unique<FakeTransport>(log, fake_options(0, 2));
+  p.t0 = nccl_transport_create(p.store, p.r0.api(), std::move(o));
+  std::vector<int32_t> ids(3);
+  auto s = p.t0->send_i32(ids, 1);
+  auto r = p.t0->recv_i32(std::span<int32_t>(ids).first(2), 1);
+  EXPECT_EQ(log->whats(), (std::vector<std::string>{"send_i32[3] to 1", "recv_i32[2] from 1"}));
+  p.t0->stream_wait(*r, p.compute0, milliseconds(321));  // the host transport's default: a host wait
+  EXPECT_EQ(log->ops.at(1)->host_waits, 1);
+  EXPECT_EQ(log->ops.at(1)->last_timeout, milliseconds(321));
+  EXPECT_EQ(log->ops.at(0)->host_waits, 0);
 }
 
 TEST(NcclLogicTest, WatchdogAbortsAPeerThatStopsReceivingWithinTheDeadline) {

@@ -5,6 +5,7 @@
 // build or where no GPU is found.
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -215,6 +216,64 @@ TEST_P(CudaOpsTest, SoftmaxAndLogSoftmax) {
   ops::log_softmax(gpu, dy.view());
   ops::log_softmax(cpu, view_of(y, s));
   expect_close(dy, y, "log_softmax");
+}
+
+// copy from this dtype to every dtype, host -> device, device -> host and device -> device, must
+// give the CPU op's bits (NaN only as NaN): specials, round-to-nearest-even ties of both 16-bit
+// formats, f16 overflow and subnormals, and wide random values. Outputs are poisoned with NaN.
+TEST_P(CudaOpsTest, CopyConvertsLikeTheCpuInEveryDirection) {
+  std::vector<float> values = {1.0f,  -2.5f, 65504.0f, 65520.0f, -70000.0f, 1e-8f,   1e-6f,   0x1.8p-24f,
+                               0.0f,  -0.0f, INFINITY, -INFINITY, NAN,      3.0e38f, 1e-40f, 0.1f};
+  for (const uint32_t b : {0x3F808000u, 0x3F818000u, 0x3F808001u, 0x7F7FFFFFu, 0x3F801000u, 0x477FD000u}) {
+    float f;
+    std::memcpy(&f, &b, 4);
+    values.push_back(f);
+  }
+  for (const float x : random_floats(5000, seed++, -1.0f, 1.0f))
+    values.push_back(std::ldexp(x, static_cast<int>(std::fabs(x) * 1e4f) % 80 - 40));  // exponents -40..40
+  const std::vector<float> src_values = rounded(values, dt());
+  const auto n = static_cast<int64_t>(src_values.size());
+  const Shape s{n};
+  std::vector<uint8_t> src_bytes = encode(src_values, dt());
+  const TensorView host_src{src_bytes.data(), dt(), Device::cpu(), s};
+  DeviceTensor dev_src(src_values, s, dt());
+
+  // The f32 values of a buffer, compared pattern by pattern; any NaN equals any NaN.
+  const auto bits_equal = [](const std::vector<float>& got, const std::vector<float>& want) {
+    int equal = 0;
+    for (size_t i = 0; i < got.size() && i < want.size(); ++i) {
+      uint32_t g, w;
+      std::memcpy(&g, &got[i], 4);
+      std::memcpy(&w, &want[i], 4);
+      equal += (std::isnan(got[i]) && std::isnan(want[i])) || g == w;
+    }
+    return equal;
+  };
+  for (const DType to : {DType::F32, DType::F16, DType::BF16}) {
+    std::vector<uint8_t> want_bytes(static_cast<size_t>(n) * dtype_size(to));
+    ops::copy(cpu, host_src, TensorView{want_bytes.data(), to, Device::cpu(), s});
+    const std::vector<float> want = decode(want_bytes, to);
+    const auto check = [&](const std::vector<float>& got, const char* direction) {
+      const int equal = bits_equal(got, want);
+      std::printf("[ cuda op ] copy %s %s->%s | %s | elements equal %d/%lld | limit all\n", direction,
+                  dtype_name(dt()), dtype_name(to), dtype_name(dt()), equal, static_cast<long long>(n));
+      EXPECT_EQ(equal, n) << "copy " << direction << " " << dtype_name(dt()) << " -> " << dtype_name(to);
+    };
+
+    DeviceTensor from_host(s, to);
+    ops::copy(gpu, host_src, from_host.view());
+    check(from_host.host(), "h2d");
+
+    std::vector<uint8_t> to_host(want_bytes.size(), 0xFF);  // NaN in every dtype
+    ops::copy(gpu, dev_src.view(), TensorView{to_host.data(), to, Device::cpu(), s});
+    check(decode(to_host, to), "d2h");
+
+    DeviceTensor on_device(s, to);
+    ops::copy(gpu, dev_src.view(), on_device.view());
+    check(on_device.host(), "d2d");
+  }
+  DeviceTensor short_dst(Shape{n - 1}, dt());
+  EXPECT_THROW(ops::copy(gpu, dev_src.view(), short_dst.view()), Error);
 }
 
 // Same key, same logits: the same token, for every setting, on a peaked row (few candidates, the

@@ -18,7 +18,7 @@ std::vector<Request> requests(const std::vector<int>& lens, const std::vector<in
   std::vector<Request> r;
   for (size_t i = 0; i < lens.size(); ++i) {
     Request q;
-    q.id = "r" + std::to_string(i);
+    q.id = str("r", i);  // not "r" + to_string: g++ 12 -Wrestrict false positive (GCC PR 105329)
     q.prompt_ids.assign(static_cast<size_t>(lens[i]), 3);
     q.max_new_tokens = news[i];
     r.push_back(q);

@@ -52,7 +52,7 @@ std::vector<float> full_logits(const std::string& dir, const std::vector<int32_t
     b.positions.push_back(static_cast<int32_t>(p));
     b.logit_rows.push_back(static_cast<int32_t>(p));
   }
-  HostTensor out;
+  OwnedTensor out;
   m->stage->forward(m->ctx(), b, TensorView{}, out);
   return std::vector<float>(out.f32(), out.f32() + out.view.numel());
 }
@@ -72,7 +72,7 @@ TEST_P(KvCacheTest, DecodeWithCacheMatchesRecompute) {
   so.slots = 2;
   so.max_ctx = 32;
   auto m = local_model_load(dir, 2, so);
-  HostTensor out;
+  OwnedTensor out;
   TokenBatch other;
   for (int p = 0; p < 5; ++p) {
     other.tokens.push_back(static_cast<int32_t>(p + 1));

@@ -32,7 +32,7 @@ std::unique_ptr<LocalModel> load(const std::string& dir) {
 // numbers per slot.
 struct Step {
   TokenBatch batch;
-  HostTensor in;
+  OwnedTensor in;
 };
 
 Step make_step(const ModelSpec& spec, const std::vector<int>& lens, std::mt19937& rng) {
@@ -48,7 +48,7 @@ Step make_step(const ModelSpec& spec, const std::vector<int>& lens, std::mt19937
     st.batch.logit_rows.push_back(static_cast<int32_t>(st.batch.slots.size() - 1));
   }
   if (mlp) {
-    st.in = HostTensor(Shape{st.batch.rows(), spec.input_size});
+    st.in = OwnedTensor(Shape{st.batch.rows(), spec.input_size});
     std::uniform_real_distribution<float> u(-1, 1);
     for (int64_t i = 0; i < st.in.view.numel(); ++i) st.in.f32()[i] = u(rng);
   }
@@ -56,7 +56,7 @@ Step make_step(const ModelSpec& spec, const std::vector<int>& lens, std::mt19937
 }
 
 std::vector<float> run(LocalModel& m, const Step& st) {
-  HostTensor out;
+  OwnedTensor out;
   m.stage->forward(m.ctx(), st.batch, st.in.view, out);
   return std::vector<float>(out.f32(), out.f32() + out.view.numel());
 }

@@ -17,6 +17,7 @@
 #include <map>
 #include <thread>
 
+#include "kernels/owned_tensor.h"
 #include "kernels/backend.h"
 #include "kernels/ops.h"
 #include "runtime/core/error.h"
@@ -35,8 +36,8 @@ struct Ctx {
       : pool(cpu_threads_setup(threads)), ctx{&backend_get(Device::cpu()), nullptr, pool.get(), &ws} {}
 };
 
-HostTensor filled(Shape s, float scale = 0.01f) {
-  HostTensor t(s);
+OwnedTensor filled(Shape s, float scale = 0.01f) {
+  OwnedTensor t(s);
   for (int64_t i = 0; i < t.view.numel(); ++i) t.f32()[i] = static_cast<float>((i * 7919) % 201 - 100) * scale;
   return t;
 }
@@ -63,7 +64,7 @@ const Peaks& peaks(int threads) {
   {
     Ctx c(threads);
     const int64_t n = 1024;
-    HostTensor a = filled(Shape{n, n}), b = filled(Shape{n, n}), y(Shape{n, n});
+    OwnedTensor a = filled(Shape{n, n}), b = filled(Shape{n, n}), y(Shape{n, n});
     ops::linear(c.ctx, a.view, b.view, ops::WeightLayout::OutIn, TensorView{}, y.view);  // warm-up
     p.flops = 2.0 * n * n * n / best_seconds(15, [&] {
                 ops::linear(c.ctx, a.view, b.view, ops::WeightLayout::OutIn, TensorView{}, y.view);
@@ -112,7 +113,7 @@ void BM_Linear(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));
   const int64_t rows = state.range(1), in = state.range(2), out = state.range(3);
   Ctx c(threads);
-  HostTensor x = filled(Shape{rows, in}), w = filled(Shape{out, in}), y(Shape{rows, out});
+  OwnedTensor x = filled(Shape{rows, in}), w = filled(Shape{out, in}), y(Shape{rows, out});
   run_and_report(state, threads, 2.0 * rows * in * out, 4.0 * (rows * in + in * out + rows * out),
                  [&] { ops::linear(c.ctx, x.view, w.view, ops::WeightLayout::OutIn, TensorView{}, y.view); });
 }
@@ -120,7 +121,7 @@ void BM_Linear(benchmark::State& state) {
 void BM_RmsNorm(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));
   Ctx c(threads);
-  HostTensor x = filled(Shape{kPrompt, kHidden}), g = filled(Shape{kHidden}), y(Shape{kPrompt, kHidden});
+  OwnedTensor x = filled(Shape{kPrompt, kHidden}), g = filled(Shape{kHidden}), y(Shape{kPrompt, kHidden});
   run_and_report(state, threads, 4.0 * kPrompt * kHidden, 4.0 * (2 * kPrompt * kHidden + kHidden),
                  [&] { ops::rms_norm(c.ctx, x.view, g.view, 1e-5f, y.view); });
 }
@@ -128,7 +129,7 @@ void BM_RmsNorm(benchmark::State& state) {
 void BM_SiluMul(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));
   Ctx c(threads);
-  HostTensor g = filled(Shape{kPrompt, kInter}), u = filled(Shape{kPrompt, kInter}), y(Shape{kPrompt, kInter});
+  OwnedTensor g = filled(Shape{kPrompt, kInter}), u = filled(Shape{kPrompt, kInter}), y(Shape{kPrompt, kInter});
   run_and_report(state, threads, 5.0 * kPrompt * kInter, 4.0 * 3 * kPrompt * kInter,
                  [&] { ops::silu_mul(c.ctx, g.view, u.view, y.view); });
 }
@@ -136,7 +137,7 @@ void BM_SiluMul(benchmark::State& state) {
 void BM_Rope(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));
   Ctx c(threads);
-  HostTensor x = filled(Shape{kPrompt, kHeads, kHeadDim});
+  OwnedTensor x = filled(Shape{kPrompt, kHeads, kHeadDim});
   std::vector<int32_t> pos(kPrompt);
   for (int32_t i = 0; i < kPrompt; ++i) pos[static_cast<size_t>(i)] = i;
   const std::vector<float> inv = ops::rope_inv_freq(10000.0, kHeadDim, RopeScaling{});
@@ -150,8 +151,8 @@ void BM_Attention(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));
   const int64_t rows = state.range(1), ctx_len = state.range(2);
   Ctx c(threads);
-  HostTensor q = filled(Shape{rows, kHeads, kHeadDim}), out(Shape{rows, kHeads, kHeadDim});
-  HostTensor k = filled(Shape{1, ctx_len, kKvHeads, kHeadDim}), v = filled(Shape{1, ctx_len, kKvHeads, kHeadDim});
+  OwnedTensor q = filled(Shape{rows, kHeads, kHeadDim}), out(Shape{rows, kHeads, kHeadDim});
+  OwnedTensor k = filled(Shape{1, ctx_len, kKvHeads, kHeadDim}), v = filled(Shape{1, ctx_len, kKvHeads, kHeadDim});
   std::vector<int32_t> slots(static_cast<size_t>(rows), 0), pos(static_cast<size_t>(rows));
   for (int64_t i = 0; i < rows; ++i) pos[static_cast<size_t>(i)] = static_cast<int32_t>(ctx_len - rows + i);
   double attended = 0;  // (query, key) pairs
@@ -165,14 +166,14 @@ void BM_Attention(benchmark::State& state) {
 void BM_Softmax(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));
   Ctx c(threads);
-  HostTensor x = filled(Shape{8, kVocab});
+  OwnedTensor x = filled(Shape{8, kVocab});
   run_and_report(state, threads, 4.0 * 8 * kVocab, 4.0 * 2 * 8 * kVocab, [&] { ops::softmax(c.ctx, x.view); });
 }
 
 void BM_Embedding(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));
   Ctx c(threads);
-  HostTensor table = filled(Shape{kVocab, kHidden}), out(Shape{kPrompt, kHidden});
+  OwnedTensor table = filled(Shape{kVocab, kHidden}), out(Shape{kPrompt, kHidden});
   std::vector<int32_t> ids(kPrompt);
   for (int32_t i = 0; i < kPrompt; ++i) ids[static_cast<size_t>(i)] = (i * 977) % kVocab;
   run_and_report(state, threads, 0, 4.0 * 2 * kPrompt * kHidden,

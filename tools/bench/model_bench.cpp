@@ -89,7 +89,7 @@ void BM_Sgemm(benchmark::State& state) {
   auto pool = cpu_threads_setup(threads);
   const ModelSpec spec = model_spec_load(model_dir());
   // The largest weight matrix of the model is the LM head [vocab, hidden].
-  HostTensor x(Shape{kPrompt, spec.hidden}), w(Shape{spec.vocab_size, spec.hidden}), y(Shape{kPrompt, spec.vocab_size});
+  OwnedTensor x(Shape{kPrompt, spec.hidden}), w(Shape{spec.vocab_size, spec.hidden}), y(Shape{kPrompt, spec.vocab_size});
   for (int64_t i = 0; i < x.view.numel(); ++i) x.f32()[i] = static_cast<float>(i % 7) * 0.1f;
   for (int64_t i = 0; i < w.view.numel(); ++i) w.f32()[i] = static_cast<float>(i % 5) * 0.01f;
   Workspace ws;
@@ -103,7 +103,7 @@ void BM_Sgemm(benchmark::State& state) {
 void BM_Prefill(benchmark::State& state) {
   auto m = load(static_cast<int>(state.range(0)), 1);
   const TokenBatch b = prompt_batch(1, static_cast<int>(m->spec.vocab_size));
-  HostTensor out;
+  OwnedTensor out;
   for (auto _ : state) m->stage->forward(m->ctx(), b, TensorView{}, out);
   state.counters["tokens/s"] = benchmark::Counter(kPrompt, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["GFLOP/s"] =
@@ -115,7 +115,7 @@ void BM_Decode(benchmark::State& state) {
   const int batch = static_cast<int>(state.range(1));
   auto m = load(threads, batch);
   const TokenBatch prompt = prompt_batch(batch, static_cast<int>(m->spec.vocab_size));
-  HostTensor out;
+  OwnedTensor out;
   double seconds = 0;
   for (auto _ : state) {
     state.PauseTiming();

@@ -19,6 +19,7 @@
 #include <optional>
 #include <thread>
 
+#include "kernels/owned_tensor.h"
 #include "runtime/comm/gloo_transport.h"
 #include "runtime/comm/tcp_store_client.h"
 #include "runtime/comm/tcp_store_server.h"
@@ -88,7 +89,7 @@ class Pair {
         job = job_;
       }
       if (!job) return;
-      HostTensor in(Shape{static_cast<int64_t>(job->bytes / 4)}), out(Shape{static_cast<int64_t>(job->bytes / 4)});
+      OwnedTensor in(Shape{static_cast<int64_t>(job->bytes / 4)}), out(Shape{static_cast<int64_t>(job->bytes / 4)});
       for (int64_t i = 0; i < job->iterations; ++i) {
         if (job->kind == Kind::PingPong) {
           t.recv(in.view, 0)->wait(kWait);
@@ -124,7 +125,7 @@ Pair& pair() {
 void run(benchmark::State& state, Kind kind) {
   const size_t bytes = static_cast<size_t>(state.range(0));
   Pair& p = pair();
-  HostTensor in(Shape{static_cast<int64_t>(bytes / 4)}), out(Shape{static_cast<int64_t>(bytes / 4)});
+  OwnedTensor in(Shape{static_cast<int64_t>(bytes / 4)}), out(Shape{static_cast<int64_t>(bytes / 4)});
   p.post(Job{kind, bytes, static_cast<int64_t>(state.max_iterations)});
   Transport& t = p.rank0();
   const auto t0 = std::chrono::steady_clock::now();

@@ -13,14 +13,14 @@ namespace ps::cli {
 
 int cmd_forward(const std::vector<std::string>& args) {
   const Args a("forward", args,
-               {{"model", true, "model folder (config.json + safetensors)"},
+               with_device_flags({{"model", true, "model folder (config.json + safetensors)"},
                 {"input", true, "requests, JSON Lines"},
                 {"output", true, "results, JSON Lines (default: stdout)"},
                 {"top-logprobs", true, "log-probabilities to report per request (default 5)"},
                 {"logits-out", true, "also write every position's logits (raw little-endian f32)"},
                 {"batch", true, "requests per forward pass (default 8)"},
                 {"threads", true, "CPU threads (default: PIPESHARD_NUM_THREADS or all cores)"},
-                {"help", false, "show this help"}});
+                {"help", false, "show this help"}}));
   if (a.flag("help")) {
     std::fputs(a.usage().c_str(), stdout);
     return 0;
@@ -35,6 +35,7 @@ int cmd_forward(const std::vector<std::string>& args) {
   if (spec.family == Family::Mlp && a.has("logits-out")) fail_input("--logits-out: mlp models have no logits");
 
   StageOptions so;
+  device_flags_apply(a, so);
   so.slots = std::min<int>(batch, static_cast<int>(reqs.size()));
   so.max_ctx = forward_context_needed(reqs);
   const bool mlp = spec.family == Family::Mlp;

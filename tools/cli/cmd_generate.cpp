@@ -1,4 +1,4 @@
-// pipeshard generate: run a model in one process on the CPU and generate tokens.
+// pipeshard generate: run a model in one process (CPU, or one GPU with --device) and generate tokens.
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -10,17 +10,16 @@
 
 namespace ps::cli {
 
-
 int cmd_generate(const std::vector<std::string>& args) {
   const Args a("generate", args,
-               with_generate_flags({{"model", true, "model folder (config.json + safetensors)"},
+               with_device_flags(with_generate_flags({{"model", true, "model folder (config.json + safetensors)"},
                 {"prompt-ids", true, "one prompt as comma-separated token ids"},
                 {"input", true, "requests, JSON Lines"},
                 {"output", true, "results, JSON Lines (default: stdout)"},
                 {"threads", true, "CPU threads (default: PIPESHARD_NUM_THREADS or all cores)"},
                 {"slots", true, "sequences in flight at once (default 8)"},
                 {"json", false, "with --prompt-ids: print one JSON object with output_ids and timings"},
-                {"help", false, "show this help"}}));
+                {"help", false, "show this help"}})));
   if (a.flag("help")) {
     std::fputs(a.usage().c_str(), stdout);
     return 0;
@@ -36,6 +35,7 @@ int cmd_generate(const std::vector<std::string>& args) {
   if (slots < 1) fail_input("--slots: must be >= 1");
 
   StageOptions so;
+  device_flags_apply(a, so);
   so.slots = std::min<int>(slots, static_cast<int>(reqs.size()));
   so.max_ctx = generate_context_needed(reqs, defaults, spec.max_positions);
   auto model = local_model_load(std::move(spec), dir, static_cast<int>(a.integer("threads", 0)), so);

@@ -81,4 +81,20 @@ GenerateDefaults generate_defaults_from_flags(const Args& a, int64_t vocab_size)
   return d;
 }
 
+std::vector<OptionSpec> with_device_flags(std::vector<OptionSpec> own) {
+  const std::vector<OptionSpec> dev = {{"device", true, "cpu (default) or cuda:N"},
+                                       {"dtype", true, "GPU compute dtype: f32 (default), f16 or bf16"}};
+  own.insert(own.end() - 1, dev.begin(), dev.end());
+  return own;
+}
+
+void device_flags_apply(const Args& a, StageOptions& so) {
+  so.device = device_parse(a.str("device", "cpu"), "--device");
+  const std::string dt = a.str("dtype", "f32");
+  const auto d = dtype_parse(dt);
+  if (!d) fail_input("--dtype: '", dt, "' is not f32, f16 or bf16");
+  if (so.device.is_cpu() && *d != DType::F32) fail_input("--dtype ", dt, ": the CPU computes in f32; use it with --device cuda:N");
+  so.dtype = *d;
+}
+
 }  // namespace ps::cli

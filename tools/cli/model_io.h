@@ -6,6 +6,7 @@
 
 #include "runtime/drivers/generate.h"
 #include "runtime/io/requests.h"
+#include "runtime/models/stage_model.h"
 #include "tools/cli/args.h"
 
 namespace ps::cli {
@@ -22,5 +23,10 @@ Request prompt_request(const std::string& ids_csv, const ModelSpec& spec);
 std::vector<OptionSpec> with_generate_flags(std::vector<OptionSpec> own);
 // Reads them; vocab_size > 0 checks --stop-ids against the vocabulary.
 GenerateDefaults generate_defaults_from_flags(const Args& a, int64_t vocab_size);
+
+// --device (cpu, cuda:N) and --dtype (f32, f16, bf16; GPU only) for the one-process commands,
+// appended before --help; and reading them into `so` (InvalidInput naming the flag).
+std::vector<OptionSpec> with_device_flags(std::vector<OptionSpec> own);
+void device_flags_apply(const Args& a, StageOptions& so);
 
 }  // namespace ps::cli

@@ -1,0 +1,17 @@
+#include "runtime/comm/nccl_registry.h"
+
+#ifdef PIPESHARD_HAVE_NCCL
+#include "runtime/comm/cuda/nccl_api_cuda.h"
+#endif
+
+namespace ps {
+
+const NcclApi* nccl_api_built() {
+#ifdef PIPESHARD_HAVE_NCCL
+  return &nccl_api_cuda();
+#else
+  return nullptr;
+#endif
+}
+
+}  // namespace ps
