@@ -96,7 +96,9 @@ StageWeights weights_upload(const Checkpoint& ckpt, const ModelSpec& spec, int f
   StageWeights w;
   w.device.reserve(raw.size());
   int next = 0;
-  for (const auto& [name, src] : raw) {
+  for (const auto& entry : raw) {
+    const std::string& name = entry.first;  // not a structured binding: clang 14 cannot capture one
+    const TensorView& src = entry.second;
     with_context(str("uploading tensor '", name, "' to ", device.str()), [&] {
       OwnedTensor& t = w.device.emplace_back(device, dtype);
       t.reshape(src.shape);
