@@ -52,6 +52,8 @@ void StageModel::reserve(const OpContext& ctx, int64_t max_rows, int64_t max_ctx
   in.reshape(Shape{1, activation_width(*spec_, first_ - 1)});
   in.reserve(in.view.numel());  // zeros
   forward(ctx, one, in.view, out);
+  // reserve() zero-fills outside the stream: let the warm-up's kernels finish with the scratch first.
+  ctx.backend->memory.synchronize(ctx.stream);
   for (auto& [t, cols] : scratch_widths_) t->reserve(max_rows * cols);
 }
 
