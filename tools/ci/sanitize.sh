@@ -7,7 +7,7 @@
 #   FUZZ_SECONDS=20      seconds per fuzz target (0 skips fuzzing)
 #   SANITIZE_CTEST_ARGS  extra ctest arguments (e.g. "-LE reference" to skip the NumPy reference tests)
 #   TSAN=1               also build build-tsan (ThreadSanitizer) and run the comm, pipeline and
-#                        integration tests there (.ci/run sets it: about 9 more minutes on 2 cores)
+#                        integration tests there (.ci/run sets it: about 2 more minutes on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
