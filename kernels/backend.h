@@ -8,36 +8,31 @@
 #include <string>
 #include <vector>
 
-#include "kernels/ops.h"
+#include "kernels/op_types.h"
 
 namespace ps {
 
 struct OpTable {
-  void (*embedding)(const OpContext&, const TensorView&, std::span<const int32_t>, const TensorView&, bool) = nullptr;
-  void (*add)(const OpContext&, const TensorView&, const TensorView&, const TensorView&) = nullptr;
-  void (*gelu_tanh)(const OpContext&, const TensorView&) = nullptr;
-  void (*relu)(const OpContext&, const TensorView&) = nullptr;
-  void (*gelu_erf)(const OpContext&, const TensorView&) = nullptr;
-  void (*silu)(const OpContext&, const TensorView&) = nullptr;
-  void (*tanh_act)(const OpContext&, const TensorView&) = nullptr;
-  void (*gather_rows)(const OpContext&, const TensorView&, std::span<const int32_t>, const TensorView&) = nullptr;
-  void (*copy_columns)(const OpContext&, const TensorView&, int64_t, const TensorView&) = nullptr;
-  void (*silu_mul)(const OpContext&, const TensorView&, const TensorView&, const TensorView&) = nullptr;
-  void (*layer_norm)(const OpContext&, const TensorView&, const TensorView&, const TensorView&, float,
-                     const TensorView&) = nullptr;
-  void (*rms_norm)(const OpContext&, const TensorView&, const TensorView&, float, const TensorView&) = nullptr;
-  void (*linear)(const OpContext&, const TensorView&, const TensorView&, ops::WeightLayout, const TensorView&,
-                 const TensorView&) = nullptr;
-  void (*rope)(const OpContext&, const TensorView&, std::span<const int32_t>, std::span<const float>) = nullptr;
-  void (*kv_store)(const OpContext&, const ops::KvLayerView&, const TensorView&, const TensorView&,
-                   std::span<const int32_t>, std::span<const int32_t>) = nullptr;
-  void (*attention)(const OpContext&, const TensorView&, const ops::KvLayerView&, std::span<const int32_t>,
-                    std::span<const int32_t>, float, const TensorView&) = nullptr;
-  void (*softmax)(const OpContext&, const TensorView&) = nullptr;
-  void (*log_softmax)(const OpContext&, const TensorView&) = nullptr;
-  void (*sample)(const OpContext&, const TensorView&, std::span<const ops::SamplingParams>,
-                 std::span<const ops::SampleKey>, std::span<int32_t>) = nullptr;
-  void (*copy)(const OpContext&, const TensorView&, const TensorView&) = nullptr;
+  op_type::Embedding* embedding = nullptr;
+  op_type::Binary* add = nullptr;
+  op_type::Unary* gelu_tanh = nullptr;
+  op_type::Unary* relu = nullptr;
+  op_type::Unary* gelu_erf = nullptr;
+  op_type::Unary* silu = nullptr;
+  op_type::Unary* tanh_act = nullptr;
+  op_type::GatherRows* gather_rows = nullptr;
+  op_type::CopyColumns* copy_columns = nullptr;
+  op_type::Binary* silu_mul = nullptr;
+  op_type::LayerNorm* layer_norm = nullptr;
+  op_type::RmsNorm* rms_norm = nullptr;
+  op_type::Linear* linear = nullptr;
+  op_type::Rope* rope = nullptr;
+  op_type::KvStore* kv_store = nullptr;
+  op_type::Attention* attention = nullptr;
+  op_type::Unary* softmax = nullptr;
+  op_type::Unary* log_softmax = nullptr;
+  op_type::Sample* sample = nullptr;
+  op_type::Copy* copy = nullptr;
 };
 
 // Memory, streams and events of a backend's devices. On the CPU memory is plain 64-byte aligned

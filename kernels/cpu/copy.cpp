@@ -1,7 +1,7 @@
 // dst = src converted to dst's dtype (f32, f16, bf16; round to nearest even), both in host
-// memory. Same dtype is a memcpy; otherwise elements go through f32 in small chunks that stay in
-// L1, so no conversion needs a buffer of the tensor's size. Chunks split over ctx.pool; each
-// element is converted by the same code whatever the thread count.
+// memory, by convert_elements (runtime/core/dtype.h): a memcpy for the same dtype, else through f32
+// in small chunks. Ranges split over ctx.pool; each element is converted by the same code
+// whatever the thread count.
 #include <algorithm>
 #include <cstring>
 
@@ -13,38 +13,17 @@ namespace ps::cpu {
 
 namespace {
 
-constexpr int64_t kChunk = 1024;  // elements per f32 staging buffer (4 KiB on the stack)
-
 void check_host(const char* name, const TensorView& t) {
   if (!t.device.is_cpu())
     fail_runtime("copy: ", name, " is on ", t.device.str(), ", the CPU backend copies host memory only");
   if (t.data == nullptr && t.numel() != 0) fail_runtime("copy: ", name, " ", t.shape.str(), " has no data");
 }
 
-// Elements [begin, end) of src into dst, through f32 where neither side is f32.
+// Elements [begin, end) of src into dst.
 void convert_range(const TensorView& src, const TensorView& dst, int64_t begin, int64_t end) {
-  const size_t ss = dtype_size(src.dtype), ds = dtype_size(dst.dtype);
-  const auto* from = static_cast<const char*>(src.data);
-  auto* to = static_cast<char*>(dst.data);
-  if (src.dtype == dst.dtype) {
-    std::memcpy(to + static_cast<size_t>(begin) * ds, from + static_cast<size_t>(begin) * ss,
-                static_cast<size_t>(end - begin) * ds);
-    return;
-  }
-  float staging[kChunk];
-  for (int64_t i = begin; i < end; i += kChunk) {
-    const auto n = static_cast<size_t>(std::min(kChunk, end - i));
-    const void* s = from + static_cast<size_t>(i) * ss;
-    void* d = to + static_cast<size_t>(i) * ds;
-    if (dst.dtype == DType::F32) {
-      convert_to_f32(src.dtype, s, static_cast<float*>(d), n);
-    } else if (src.dtype == DType::F32) {
-      convert_from_f32(dst.dtype, static_cast<const float*>(s), d, n);
-    } else {
-      convert_to_f32(src.dtype, s, staging, n);
-      convert_from_f32(dst.dtype, staging, d, n);
-    }
-  }
+  convert_elements(src.dtype, static_cast<const char*>(src.data) + static_cast<size_t>(begin) * dtype_size(src.dtype),
+                   dst.dtype, static_cast<char*>(dst.data) + static_cast<size_t>(begin) * dtype_size(dst.dtype),
+                   static_cast<size_t>(end - begin));
 }
 
 }  // namespace

@@ -9,10 +9,7 @@
 // whose tokens land in host memory, and `copy` with a host side: both wait for their stream.
 #pragma once
 
-#include <cstdint>
-#include <span>
-
-#include "kernels/ops.h"
+#include "kernels/op_types.h"
 
 namespace ps {
 struct MemoryTable;
@@ -20,36 +17,27 @@ struct MemoryTable;
 
 namespace ps::cuda {
 
-void embedding(const OpContext& ctx, const TensorView& table, std::span<const int32_t> ids,
-               const TensorView& out, bool accumulate);
-void add(const OpContext& ctx, const TensorView& a, const TensorView& b, const TensorView& out);
-void gelu_tanh(const OpContext& ctx, const TensorView& x);
-void relu(const OpContext& ctx, const TensorView& x);
-void gelu_erf(const OpContext& ctx, const TensorView& x);
-void silu(const OpContext& ctx, const TensorView& x);
-void tanh_act(const OpContext& ctx, const TensorView& x);
-void silu_mul(const OpContext& ctx, const TensorView& gate, const TensorView& up, const TensorView& out);
-// Converts between dtypes (the one op whose tensors may differ in dtype); one side may be host memory.
-void copy(const OpContext& ctx, const TensorView& src, const TensorView& dst);
-void gather_rows(const OpContext& ctx, const TensorView& src, std::span<const int32_t> rows, const TensorView& dst);
-void copy_columns(const OpContext& ctx, const TensorView& src, int64_t col0, const TensorView& dst);
-void layer_norm(const OpContext& ctx, const TensorView& x, const TensorView& gamma, const TensorView& beta,
-                float eps, const TensorView& out);
-void rms_norm(const OpContext& ctx, const TensorView& x, const TensorView& weight, float eps,
-              const TensorView& out);
-void linear(const OpContext& ctx, const TensorView& x, const TensorView& weight, ops::WeightLayout layout,
-            const TensorView& bias, const TensorView& out);
-void rope(const OpContext& ctx, const TensorView& x, std::span<const int32_t> positions,
-          std::span<const float> inv_freq);
-void kv_store(const OpContext& ctx, const ops::KvLayerView& cache, const TensorView& k, const TensorView& v,
-              std::span<const int32_t> slots, std::span<const int32_t> positions);
-void attention(const OpContext& ctx, const TensorView& q, const ops::KvLayerView& cache,
-               std::span<const int32_t> slots, std::span<const int32_t> positions, float scale,
-               const TensorView& out);
-void softmax(const OpContext& ctx, const TensorView& x);
-void log_softmax(const OpContext& ctx, const TensorView& x);
-void sample(const OpContext& ctx, const TensorView& logits, std::span<const ops::SamplingParams> params,
-            std::span<const ops::SampleKey> keys, std::span<int32_t> out_tokens);
+// Declared through op_types.h, the one place the signatures are written.
+op_type::Embedding embedding;
+op_type::Binary add;
+op_type::Unary gelu_tanh;
+op_type::Unary relu;
+op_type::Unary gelu_erf;
+op_type::Unary silu;
+op_type::Unary tanh_act;
+op_type::Binary silu_mul;
+op_type::Copy copy;
+op_type::GatherRows gather_rows;
+op_type::CopyColumns copy_columns;
+op_type::LayerNorm layer_norm;
+op_type::RmsNorm rms_norm;
+op_type::Linear linear;
+op_type::Rope rope;
+op_type::KvStore kv_store;
+op_type::Attention attention;
+op_type::Unary softmax;
+op_type::Unary log_softmax;
+op_type::Sample sample;
 
 // Device and pinned host memory, streams and events (cuda_memory.cpp).
 MemoryTable cuda_memory_table();

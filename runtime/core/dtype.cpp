@@ -138,4 +138,28 @@ void convert_from_f32(DType to, const float* src, void* dst, size_t n) {
   }
 }
 
+void convert_elements(DType from, const void* src, DType to, void* dst, size_t n) {
+  if (from == to) {
+    std::memcpy(dst, src, n * dtype_size(from));
+    return;
+  }
+  constexpr size_t kChunk = 1024;  // 4 KiB of f32 on the stack
+  alignas(64) float mid[kChunk];
+  alignas(64) uint16_t in16[kChunk];
+  const size_t in_size = dtype_size(from), out_size = dtype_size(to);
+  for (size_t i = 0; i < n; i += kChunk) {
+    const size_t k = std::min(kChunk, n - i);
+    const char* s = static_cast<const char*>(src) + i * in_size;
+    if (from == DType::F32) {
+      std::memcpy(mid, s, k * sizeof(float));
+    } else {  // typed 16-bit reads need an aligned copy
+      std::memcpy(in16, s, k * sizeof(uint16_t));
+      convert_to_f32(from, in16, mid, k);
+    }
+    char* d = static_cast<char*>(dst) + i * out_size;
+    if (to == DType::F32) std::memcpy(d, mid, k * sizeof(float));
+    else convert_from_f32(to, mid, d, k);
+  }
+}
+
 }  // namespace ps

@@ -38,5 +38,8 @@ uint16_t f32_to_bf16(float f);
 void convert_to_f32(DType from, const void* src, float* dst, size_t n);
 // Convert n f32 elements at src to type `to` at dst.
 void convert_from_f32(DType to, const float* src, void* dst, size_t n);
+// Convert n elements of type `from` at src to type `to` at dst (through f32 in small chunks;
+// round to nearest even). `src` may be unaligned: safetensors does not align tensors.
+void convert_elements(DType from, const void* src, DType to, void* dst, size_t n);
 
 }  // namespace ps

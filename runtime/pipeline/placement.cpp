@@ -5,6 +5,7 @@
 
 #include "partitioner/cost_model.h"
 #include "partitioner/saturate.h"
+#include "partitioner/units.h"
 
 namespace ps {
 
@@ -33,14 +34,6 @@ DType stage_compute_dtype(const Device& device, DType plan_dtype) {
   return device.is_cpu() ? DType::F32 : plan_dtype;
 }
 
-namespace {
-
-std::string gib(uint64_t bytes) {
-  return str(static_cast<double>(bytes * 100 / (uint64_t{1} << 30)) / 100, " GiB");
-}
-
-}  // namespace
-
 StageDevice::StageDevice(const Device& device, std::string where)
     : backend_(&with_context(where, [&]() -> const Backend& { return backend_get(device); })),
       device_(device),
@@ -59,8 +52,9 @@ void StageDevice::check_memory(int64_t need_bytes) const {
   // Only GPUs are checked: a CPU stage maps its weights from the page cache, which the kernel
   // reclaims, so "free" memory says little there.
   if (!device_.is_cpu() && need > free_)
-    fail_input(where_, ": '", device_.str(), "' has ", gib(free_), " free of ", gib(total_),
-               "; the stage needs about ", gib(need), " (weights, KV cache and activations). Use more stages, a",
+    fail_input(where_, ": '", device_.str(), "' has ", format_gib(static_cast<double>(free_)), " free of ",
+               format_gib(static_cast<double>(total_)), "; the stage needs about ",
+               format_gib(static_cast<double>(need)), " (weights, KV cache and activations). Use more stages, a",
                " smaller batch or dtype, or `pipeshard plan` with this device's memory in the cluster file");
 }
 

@@ -175,23 +175,16 @@ const TensorView& StageWeights::get(const std::string& name) const {
 
 namespace {
 
-// f32 copy of a checkpoint tensor. The source may sit at any address (safetensors does not
-// align tensors), so 16-bit data at an odd address is first copied to aligned memory.
+// f32 copy of a checkpoint tensor (convert_elements reads sources at any address: safetensors
+// does not align tensors).
 TensorView convert_owned(const TensorView& src, std::vector<Buffer>& owned, ThreadPool* pool) {
   const size_t n = static_cast<size_t>(src.numel());
   Buffer out(n * sizeof(float));
-  const void* from = src.data;
-  Buffer scratch;
-  if (reinterpret_cast<uintptr_t>(from) % dtype_size(src.dtype) != 0) {
-    scratch.resize(src.nbytes());
-    std::memcpy(scratch.data(), from, src.nbytes());
-    from = scratch.data();
-  }
   float* dst = static_cast<float*>(out.data());
   const size_t esize = dtype_size(src.dtype);
   parallel_for(pool, static_cast<int64_t>(n), int64_t{1} << 16, [&](int64_t b, int64_t e) {
-    convert_to_f32(src.dtype, static_cast<const char*>(from) + static_cast<size_t>(b) * esize, dst + b,
-                   static_cast<size_t>(e - b));
+    convert_elements(src.dtype, static_cast<const char*>(src.data) + static_cast<size_t>(b) * esize, DType::F32,
+                     dst + b, static_cast<size_t>(e - b));
   });
   TensorView v{out.data(), DType::F32, Device::cpu(), src.shape};
   owned.push_back(std::move(out));  // moving a Buffer keeps its address

@@ -8,32 +8,6 @@
 
 namespace ps {
 
-void convert_elements(DType from, const void* src, DType to, void* dst, size_t n) {
-  if (from == to) {
-    std::memcpy(dst, src, n * dtype_size(from));
-    return;
-  }
-  // Through f32 in chunks small enough for the stack; the source is copied first because
-  // safetensors does not align tensors and the converters read typed values.
-  constexpr size_t kChunk = 2048;
-  alignas(64) std::array<float, kChunk> mid{};
-  alignas(64) std::array<uint16_t, kChunk> in16{};
-  const size_t in_size = dtype_size(from), out_size = dtype_size(to);
-  for (size_t i = 0; i < n; i += kChunk) {
-    const size_t k = std::min(kChunk, n - i);
-    const char* s = static_cast<const char*>(src) + i * in_size;
-    if (from == DType::F32) {
-      std::memcpy(mid.data(), s, k * sizeof(float));
-    } else {
-      std::memcpy(in16.data(), s, k * sizeof(uint16_t));
-      convert_to_f32(from, in16.data(), mid.data(), k);
-    }
-    char* d = static_cast<char*>(dst) + i * out_size;
-    if (to == DType::F32) std::memcpy(d, mid.data(), k * sizeof(float));
-    else convert_from_f32(to, mid.data(), d, k);
-  }
-}
-
 namespace {
 
 // The two staging buffers and their events, released however the upload ends.

@@ -21,7 +21,4 @@ struct UploadOptions {
 StageWeights weights_upload(const Checkpoint& ckpt, const ModelSpec& spec, int first_layer, int last_layer,
                             Device device, DType dtype, void* stream, const UploadOptions& options = {});
 
-// Converts n elements from `from` to `to` (f32, f16, bf16) on the host; `src` may be unaligned.
-void convert_elements(DType from, const void* src, DType to, void* dst, size_t n);
-
 }  // namespace ps
