@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <numeric>
@@ -185,14 +186,17 @@ TEST(NcclLogicTest, SendReadsTheTensorOnlyAfterTheComputeEnqueuedBeforeIt) {
   EXPECT_EQ(got, std::vector<float>(4, 7.0f));
 }
 
-TEST(NcclLogicTest, StreamWaitOrdersComputeAfterTheReceive) {
-  Pair p;
-  p.start();
+// Rank 0 sends while its compute stream is held; `stream_wait(r)` must make rank 1's compute
+// stream wait for the receive on the device: a "kernel" enqueued after it runs only once the
+// data has arrived, and sees it. `before(r)` runs first (checks on the pending receive).
+void expect_compute_waits_for_receive(Pair& p, const std::function<void(Completion&)>& stream_wait,
+                                      const std::function<void(Completion&)>& before = {}) {
   std::vector<float> x = iota_from(5, 3), got(5, -1.0f), seen;
   auto gate = p.fabric.add_gate(p.compute0);  // holds rank 0's send back
   auto r = p.t1->recv(dev_view(got), 0);
   auto s = p.t0->send(dev_view(x), 1);
-  nccl_stream_wait(*r, p.compute1, kWait);
+  if (before) before(*r);
+  stream_wait(*r);  // returns before the data arrives: the stream waits
   std::atomic<bool> ran{false};
   p.fabric.add_host_fn(p.compute1, [&] {  // a "kernel" that consumes the received tensor
     seen = got;
@@ -208,6 +212,12 @@ TEST(NcclLogicTest, StreamWaitOrdersComputeAfterTheReceive) {
   EXPECT_EQ(seen, x);
 }
 
+TEST(NcclLogicTest, StreamWaitOrdersComputeAfterTheReceive) {
+  Pair p;
+  p.start();
+  expect_compute_waits_for_receive(p, [&](Completion& r) { nccl_stream_wait(r, p.compute1, kWait); });
+}
+
 TEST(NcclLogicTest, CarriesItsOwnGpuOnly) {
   Pair p;
   p.start();
@@ -219,46 +229,30 @@ TEST(NcclLogicTest, CarriesItsOwnGpuOnly) {
 TEST(NcclLogicTest, TransportStreamWaitWaitsOnTheDeviceAndRefusesOtherTransportsCompletions) {
   Pair p;
   p.start();
-  std::vector<float> x = iota_from(4, 11), got(4, -1.0f), seen;
-  auto gate = p.fabric.add_gate(p.compute0);  // holds rank 0's send back
-  auto r = p.t1->recv(dev_view(got), 0);
-  auto s = p.t0->send(dev_view(x), 1);
-  // rank 0's transport did not make r (nor does it have a host transport to hand it to).
-  try {
-    p.t0->stream_wait(*r, p.compute0, kWait);
-    FAIL() << "no error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("nccl rank 0: stream_wait: the completion comes from another NCCL transport"),
-              std::string::npos)
-        << e.what();
-  }
   auto log = std::make_shared<FakeLog>();
   FakeTransport other(log, fake_options(0, 2));
-  auto foreign = other.send_i32(std::vector<int32_t>{1}, 1);
-  try {
-    p.t0->stream_wait(*foreign, p.compute0, kWait);
-    FAIL() << "no error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("nccl rank 0: stream_wait: the completion comes from another transport"),
-              std::string::npos)
-        << e.what();
-  }
-  EXPECT_EQ(log->ops.at(0)->host_waits, 0);
-
-  p.t1->stream_wait(*r, p.compute1, kWait);  // returns before the data arrives: the stream waits
-  std::atomic<bool> ran{false};
-  p.fabric.add_host_fn(p.compute1, [&] {
-    seen = got;
-    ran = true;
-  });
-  std::this_thread::sleep_for(milliseconds(50));
-  EXPECT_FALSE(ran.load()) << "compute ran before the receive completed";
-  p.fabric.open_gate(gate);
-  r->wait(kWait);
-  s->wait(kWait);
-  const auto start = Clock::now();
-  while (!ran.load() && Clock::now() - start < kWait) std::this_thread::sleep_for(milliseconds(1));
-  EXPECT_EQ(seen, x);
+  const auto refused = [&](Completion& r) {
+    // rank 0's transport did not make r (nor does it have a host transport to hand it to).
+    try {
+      p.t0->stream_wait(r, p.compute0, kWait);
+      FAIL() << "no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("nccl rank 0: stream_wait: the completion comes from another NCCL transport"),
+                std::string::npos)
+          << e.what();
+    }
+    auto foreign = other.send_i32(std::vector<int32_t>{1}, 1);
+    try {
+      p.t0->stream_wait(*foreign, p.compute0, kWait);
+      FAIL() << "no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("nccl rank 0: stream_wait: the completion comes from another transport"),
+                std::string::npos)
+          << e.what();
+    }
+    EXPECT_EQ(log->ops.at(0)->host_waits, 0);
+  };
+  expect_compute_waits_for_receive(p, [&](Completion& r) { p.t1->stream_wait(r, p.compute1, kWait); }, refused);
 }
 
 TEST(NcclLogicTest, Int32MessagesAndTheirStreamWaitsGoToTheHostTransport) {
