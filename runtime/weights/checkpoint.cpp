@@ -177,17 +177,17 @@ namespace {
 
 // f32 copy of a checkpoint tensor (convert_elements reads sources at any address: safetensors
 // does not align tensors).
-TensorView convert_owned(const TensorView& src, std::vector<Buffer>& owned, ThreadPool* pool) {
+TensorView convert_owned(const TensorView& src, std::vector<OwnedTensor>& owned, ThreadPool* pool) {
   const size_t n = static_cast<size_t>(src.numel());
-  Buffer out(n * sizeof(float));
-  float* dst = static_cast<float*>(out.data());
+  OwnedTensor out(src.shape);
+  float* dst = out.f32();
   const size_t esize = dtype_size(src.dtype);
   parallel_for(pool, static_cast<int64_t>(n), int64_t{1} << 16, [&](int64_t b, int64_t e) {
     convert_elements(src.dtype, static_cast<const char*>(src.data) + static_cast<size_t>(b) * esize, DType::F32,
                      dst + b, static_cast<size_t>(e - b));
   });
-  TensorView v{out.data(), DType::F32, Device::cpu(), src.shape};
-  owned.push_back(std::move(out));  // moving a Buffer keeps its address
+  const TensorView v = out.view;
+  owned.push_back(std::move(out));  // moving keeps the address
   return v;
 }
 
@@ -201,7 +201,7 @@ TensorView validated_raw(const Checkpoint& ckpt, const ModelSpec& spec, const Te
   return raw;
 }
 
-TensorView load_tensor(const Checkpoint& ckpt, const ModelSpec& spec, const TensorSpec& ts, std::vector<Buffer>& owned,
+TensorView load_tensor(const Checkpoint& ckpt, const ModelSpec& spec, const TensorSpec& ts, std::vector<OwnedTensor>& owned,
                        ThreadPool* pool) {
   const TensorView raw = validated_raw(ckpt, spec, ts);
   if (raw.dtype == DType::F32 && reinterpret_cast<uintptr_t>(raw.data) % alignof(float) == 0) return raw;

@@ -72,8 +72,7 @@ class Checkpoint {
 // The f32 weights of layers [first_layer, last_layer] (inclusive indices into spec.layers).
 struct StageWeights {
   std::map<std::string, TensorView> tensors;  // keyed by the spec's tensor name
-  std::vector<Buffer> owned;                  // converted tensors' memory
-  std::vector<OwnedTensor> device;            // tensors on a GPU (weights_upload)
+  std::vector<OwnedTensor> owned;             // converted (weights_load) or uploaded (weights_upload) tensors
   uint64_t bytes = 0;                         // bytes of the tensors loaded, as held (views + owned)
 
   // Runtime error naming the tensor if absent (asking for a tensor the stage did not load is a

@@ -68,13 +68,13 @@ StageWeights weights_upload(const Checkpoint& ckpt, const ModelSpec& spec, int f
   Staging staging(m, chunk_elems * out_size);
 
   StageWeights w;
-  w.device.reserve(raw.size());
+  w.owned.reserve(raw.size());
   int next = 0;
   for (const auto& entry : raw) {
     const std::string& name = entry.first;  // not a structured binding: clang 14 cannot capture one
     const TensorView& src = entry.second;
     with_context(str("uploading tensor '", name, "' to ", device.str()), [&] {
-      OwnedTensor& t = w.device.emplace_back(device, dtype);
+      OwnedTensor& t = w.owned.emplace_back(device, dtype);
       t.reshape(src.shape);
       const size_t n = static_cast<size_t>(src.numel()), in_size = dtype_size(src.dtype);
       for (size_t i = 0; i < n; i += chunk_elems) {

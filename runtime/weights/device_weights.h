@@ -17,7 +17,7 @@ struct UploadOptions {
 };
 
 // Weights of layers [first_layer, last_layer] on `device` in `dtype` (f32, f16 or bf16), in
-// StageWeights::device; uploads are ordered on `stream` and complete when this returns.
+// StageWeights::owned; uploads are ordered on `stream` and complete when this returns.
 StageWeights weights_upload(const Checkpoint& ckpt, const ModelSpec& spec, int first_layer, int last_layer,
                             Device device, DType dtype, void* stream, const UploadOptions& options = {});
 

@@ -68,7 +68,7 @@ TEST_P(UploadTest, EveryTensorArrivesConvertedWhateverTheChunking) {
   const StageWeights w = weights_upload(ckpt, spec, 0, last, Device::cpu(), GetParam().to, nullptr, uo);
   const auto raw = stage_tensors_raw(ckpt, spec, 0, last);
   ASSERT_EQ(w.tensors.size(), raw.size());
-  ASSERT_EQ(w.device.size(), raw.size());  // the tied embedding once
+  ASSERT_EQ(w.owned.size(), raw.size());  // the tied embedding once
   uint64_t bytes = 0;
   for (const auto& [name, r] : raw) {
     const TensorView& got = w.get(name);
