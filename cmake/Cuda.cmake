@@ -16,3 +16,18 @@ if(NOT PIPESHARD_CUDA STREQUAL "OFF")
     message(FATAL_ERROR "PIPESHARD_CUDA=ON but nvcc or the CUDA toolkit was not found")
   endif()
 endif()
+
+# NCCL ships no CMake target (there is no CUDA::nccl): find the header and the library, in the
+# toolkit first. The NCCL binding (runtime/comm/cuda) is built only when both are found; the
+# transport's logic is plain C++ in runtime/comm and is tested without them.
+set(PIPESHARD_HAVE_NCCL OFF)
+if(PIPESHARD_HAVE_CUDA)
+  find_path(PIPESHARD_NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS})
+  find_library(PIPESHARD_NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR})
+  if(PIPESHARD_NCCL_INCLUDE_DIR AND PIPESHARD_NCCL_LIBRARY)
+    message(STATUS "pipeshard: NCCL ${PIPESHARD_NCCL_LIBRARY}")
+    set(PIPESHARD_HAVE_NCCL ON)
+  else()
+    message(STATUS "pipeshard: NCCL not found (nccl.h, libnccl): the NCCL transport is not built")
+  endif()
+endif()

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "partitioner/cluster.h"
-#include "partitioner/model_spec.h"
+#include "runtime/spec/model_spec.h"
 #include "partitioner/schedule.h"
 #include "partitioner/workload.h"
 

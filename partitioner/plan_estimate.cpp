@@ -162,11 +162,11 @@ PlanEstimate plan_estimate(const Plan& plan, const PlanContext& ctx, bool simula
       for (const Instruction& ins : make_schedule(kind, s, P, M)) {
         double t = 0.0;
         switch (ins.op) {
-          case Op::Forward: t = forward; break;
-          case Op::Sample: t = roofline_time(m.sample, c.clock.rate) - c.clock.rate.overhead; break;
-          case Op::SendAct: t = send_round_time(m, sp.last, kind, c.next_link); break;
-          case Op::SendTokens: t = link_time(c.next_link, static_cast<double>(m.token_bytes)); break;
-          case Op::Load: case Op::Output: case Op::RecvAct: case Op::RecvTokens: break;
+          case InstrKind::Forward: t = forward; break;
+          case InstrKind::Sample: t = roofline_time(m.sample, c.clock.rate) - c.clock.rate.overhead; break;
+          case InstrKind::SendAct: t = send_round_time(m, sp.last, kind, c.next_link); break;
+          case InstrKind::SendTokens: t = link_time(c.next_link, static_cast<double>(m.token_bytes)); break;
+          case InstrKind::Load: case InstrKind::Output: case InstrKind::RecvAct: case InstrKind::RecvTokens: break;
         }
         prog.ops[static_cast<size_t>(s)].push_back(ins);
         prog.seconds[static_cast<size_t>(s)].push_back(t);

@@ -101,7 +101,7 @@ std::string plan_timeline(const PlanEstimate& est, int width) {
   std::vector<std::string> lines(est.round_start.size(), std::string(static_cast<size_t>(width), '.'));
   for (const SimEvent& e : est.sim.compute) {
     if (e.start >= end || e.end <= e.start) continue;
-    const char c = e.ins.op == Op::Forward ? mb_char(e.ins.mb) : e.ins.op == Op::Sample ? 's' : '+';
+    const char c = e.ins.op == InstrKind::Forward ? mb_char(e.ins.mb) : e.ins.op == InstrKind::Sample ? 's' : '+';
     const int c0 = static_cast<int>(e.start / dt);
     const int c1 = std::max(c0 + 1, static_cast<int>(std::ceil(std::min(e.end, end) / dt - 1e-9)));
     for (int k = c0; k < std::min(c1, width); ++k) lines[static_cast<size_t>(e.stage)][static_cast<size_t>(k)] = c;

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "partitioner/model_spec.h"
+#include "runtime/spec/model_spec.h"
 #include "partitioner/plan.h"
 #include "partitioner/plan_estimate.h"
 

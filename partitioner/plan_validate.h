@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "partitioner/cluster.h"
-#include "partitioner/model_spec.h"
+#include "runtime/spec/model_spec.h"
 #include "partitioner/plan.h"
 #include "partitioner/profile.h"
 

@@ -39,7 +39,7 @@
 #include <vector>
 
 #include "partitioner/cluster.h"
-#include "partitioner/model_spec.h"
+#include "runtime/spec/model_spec.h"
 #include "partitioner/workload.h"
 #include "runtime/core/device.h"
 #include "runtime/core/dtype.h"

@@ -9,8 +9,8 @@ namespace ps {
 
 namespace {
 
-constexpr Op kAllOps[] = {Op::Load, Op::Forward, Op::Output, Op::Sample,
-                          Op::SendAct, Op::RecvAct, Op::SendTokens, Op::RecvTokens};
+constexpr InstrKind kAllOps[] = {InstrKind::Load, InstrKind::Forward, InstrKind::Output, InstrKind::Sample,
+                          InstrKind::SendAct, InstrKind::RecvAct, InstrKind::SendTokens, InstrKind::RecvTokens};
 
 void check_shape(int stage, int stages, int micro_batches) {
   PS_CHECK(stages >= 1 && stage >= 0 && stage < stages && micro_batches >= 1, "stage ", stage, " of ", stages,
@@ -19,36 +19,36 @@ void check_shape(int stage, int stages, int micro_batches) {
 
 // The peer an op talks to, by the pipeline's shape: activations flow forward, tokens flow from
 // the last stage back to the first.
-int op_peer(Op op, int stage, int stages) {
+int op_peer(InstrKind op, int stage, int stages) {
   switch (op) {
-    case Op::SendAct: return stage + 1;
-    case Op::RecvAct: return stage - 1;
-    case Op::SendTokens: return 0;
-    case Op::RecvTokens: return stages - 1;
+    case InstrKind::SendAct: return stage + 1;
+    case InstrKind::RecvAct: return stage - 1;
+    case InstrKind::SendTokens: return 0;
+    case InstrKind::RecvTokens: return stages - 1;
     default: return -1;
   }
 }
 
 }  // namespace
 
-const char* op_code(Op op) {
+const char* op_code(InstrKind op) {
   switch (op) {
-    case Op::Load: return "L";
-    case Op::Forward: return "F";
-    case Op::Output: return "O";
-    case Op::Sample: return "T";
-    case Op::SendAct: return "SEND_F";
-    case Op::RecvAct: return "RECV_F";
-    case Op::SendTokens: return "SEND_T";
-    case Op::RecvTokens: return "RECV_T";
+    case InstrKind::Load: return "L";
+    case InstrKind::Forward: return "F";
+    case InstrKind::Output: return "O";
+    case InstrKind::Sample: return "T";
+    case InstrKind::SendAct: return "SEND_F";
+    case InstrKind::RecvAct: return "RECV_F";
+    case InstrKind::SendTokens: return "SEND_T";
+    case InstrKind::RecvTokens: return "RECV_T";
   }
   return "?";
 }
 
-bool op_is_send(Op op) { return op == Op::SendAct || op == Op::SendTokens; }
-bool op_is_recv(Op op) { return op == Op::RecvAct || op == Op::RecvTokens; }
-bool op_is_compute(Op op) { return !op_is_send(op) && !op_is_recv(op); }
-Op op_matching_send(Op recv) { return recv == Op::RecvTokens ? Op::SendTokens : Op::SendAct; }
+bool op_is_send(InstrKind op) { return op == InstrKind::SendAct || op == InstrKind::SendTokens; }
+bool op_is_recv(InstrKind op) { return op == InstrKind::RecvAct || op == InstrKind::RecvTokens; }
+bool op_is_compute(InstrKind op) { return !op_is_send(op) && !op_is_recv(op); }
+InstrKind op_matching_send(InstrKind recv) { return recv == InstrKind::RecvTokens ? InstrKind::SendTokens : InstrKind::SendAct; }
 
 const char* round_kind_name(RoundKind k) {
   switch (k) {
@@ -64,23 +64,23 @@ std::vector<Instruction> make_schedule(RoundKind kind, int stage, int stages, in
   check_shape(stage, stages, micro_batches);
   const bool first = stage == 0, last = stage == stages - 1, alone = stages == 1;
   std::vector<Instruction> out;
-  auto add = [&](Op op, int mb) { out.push_back({op, mb, op_peer(op, stage, stages)}); };
+  auto add = [&](InstrKind op, int mb) { out.push_back({op, mb, op_peer(op, stage, stages)}); };
   for (int mb = 0; mb < micro_batches; ++mb) {
     switch (kind) {
       case RoundKind::Forward:
       case RoundKind::Prefill:
       case RoundKind::Decode:
-        if (first && kind == RoundKind::Decode && !alone) add(Op::RecvTokens, mb);
-        if (!first) add(Op::RecvAct, mb);
-        if (first) add(Op::Load, mb);
-        add(Op::Forward, mb);
-        if (!last) add(Op::SendAct, mb);
-        if (last && kind == RoundKind::Forward) add(Op::Output, mb);
-        if (last && kind != RoundKind::Forward) add(Op::Sample, mb);
-        if (last && kind != RoundKind::Forward && !alone) add(Op::SendTokens, mb);
+        if (first && kind == RoundKind::Decode && !alone) add(InstrKind::RecvTokens, mb);
+        if (!first) add(InstrKind::RecvAct, mb);
+        if (first) add(InstrKind::Load, mb);
+        add(InstrKind::Forward, mb);
+        if (!last) add(InstrKind::SendAct, mb);
+        if (last && kind == RoundKind::Forward) add(InstrKind::Output, mb);
+        if (last && kind != RoundKind::Forward) add(InstrKind::Sample, mb);
+        if (last && kind != RoundKind::Forward && !alone) add(InstrKind::SendTokens, mb);
         break;
       case RoundKind::Drain:
-        if (first && !alone) add(Op::RecvTokens, mb);
+        if (first && !alone) add(InstrKind::RecvTokens, mb);
         break;
     }
   }
@@ -119,7 +119,7 @@ Instruction instruction_parse(std::string_view text, int stages, int* stage_out)
   const std::string_view code = text.substr(op_start, i - op_start);
   if (!read_int(mb) || i != text.size()) return bad("no micro-batch number at the end");
   if (stage >= stages) fail_input("schedule instruction '", text, "': stage ", stage, " of a ", stages, "-stage pipeline");
-  for (Op op : kAllOps) {
+  for (InstrKind op : kAllOps) {
     if (code != op_code(op)) continue;
     const int peer = op_peer(op, stage, stages);
     if ((op_is_send(op) || op_is_recv(op)) && (peer < 0 || peer >= stages || peer == stage))

@@ -1,6 +1,6 @@
 // Pipeline schedules as data (STYLE.md). make_schedule(kind, stage, stages, micro_batches) is a
 // pure function returning the instructions ONE stage runs in one round. The runtime's executor
-// runs them with a flat switch over Op; the simulator (simulator.h) times the very same lists
+// runs them with a flat switch over InstrKind; the simulator (simulator.h) times the very same lists
 // against the cost model; schedule_check (schedule_check.h) proves the ranks' lists pair every
 // send with a receive before anything runs.
 //
@@ -30,22 +30,22 @@
 
 namespace ps {
 
-enum class Op : uint8_t { Load, Forward, Output, Sample, SendAct, RecvAct, SendTokens, RecvTokens };
+enum class InstrKind : uint8_t { Load, Forward, Output, Sample, SendAct, RecvAct, SendTokens, RecvTokens };
 
 struct Instruction {
-  Op op = Op::Forward;
+  InstrKind op = InstrKind::Forward;
   int mb = 0;     // micro-batch
   int peer = -1;  // the other stage of a send/receive (a stage index within the replica), else -1
 
   friend bool operator==(const Instruction&, const Instruction&) = default;
 };
 
-const char* op_code(Op op);  // "F", "SEND_F", ...
-bool op_is_send(Op op);
-bool op_is_recv(Op op);
-bool op_is_compute(Op op);  // occupies the stage's device: Load, Forward, Output, Sample
+const char* op_code(InstrKind op);  // "F", "SEND_F", ...
+bool op_is_send(InstrKind op);
+bool op_is_recv(InstrKind op);
+bool op_is_compute(InstrKind op);  // occupies the stage's device: Load, Forward, Output, Sample
 // The send that a receive pairs with (RecvAct -> SendAct, RecvTokens -> SendTokens).
-Op op_matching_send(Op recv);
+InstrKind op_matching_send(InstrKind recv);
 
 // One round of a pipeline run.
 //   Forward: score micro-batches. first: L F SEND_F; middle: RECV_F F SEND_F; last: RECV_F F O.

@@ -48,22 +48,22 @@ struct Flow {
       return "";
     };
     switch (ins.op) {
-      case Op::Load:
-      case Op::RecvAct: ++input[mb]; return "";
-      case Op::Forward: {
+      case InstrKind::Load:
+      case InstrKind::RecvAct: ++input[mb]; return "";
+      case InstrKind::Forward: {
         std::string miss = take(input, "its input (a Load or RECV_F of that micro-batch)");
         if (miss.empty()) ++output[mb];
         return miss;
       }
-      case Op::SendAct:
-      case Op::Output: return take(output, "its Forward");
-      case Op::Sample: {
+      case InstrKind::SendAct:
+      case InstrKind::Output: return take(output, "its Forward");
+      case InstrKind::Sample: {
         std::string miss = take(output, "its Forward");
         if (miss.empty()) ++tokens[mb];
         return miss;
       }
-      case Op::SendTokens: return take(tokens, "its Sample");
-      case Op::RecvTokens: return "";
+      case InstrKind::SendTokens: return take(tokens, "its Sample");
+      case InstrKind::RecvTokens: return "";
     }
     return "";
   }

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "partitioner/cluster.h"
-#include "partitioner/model_spec.h"
+#include "runtime/spec/model_spec.h"
 #include "partitioner/plan.h"
 #include "partitioner/planner.h"
 #include "partitioner/profile.h"

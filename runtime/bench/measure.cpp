@@ -27,7 +27,7 @@ struct RankTimeline {
   double offset = 0;
   std::map<std::array<int, 3>, const InstructionEvent*> at;
 
-  const InstructionEvent* find(Op op, int round, int mb) const {
+  const InstructionEvent* find(InstrKind op, int round, int mb) const {
     const auto it = at.find({static_cast<int>(op), round, mb});
     return it == at.end() ? nullptr : it->second;
   }
@@ -52,14 +52,14 @@ void latencies(const RankTimeline& first, const RankTimeline& last, const Measur
                std::vector<double>& tpot) {
   const bool generate = spec.mode == Mode::Generate;
   const int64_t mb_seqs = (spec.batch + spec.micro_batches - 1) / spec.micro_batches;
-  const Op done = generate ? Op::Sample : Op::Output;
+  const InstrKind done = generate ? InstrKind::Sample : InstrKind::Output;
   auto starts_sequences = [&](const InstructionEvent& load) {
     return !generate || load.round == 0 || load.rows > mb_seqs;
   };
   std::map<int, const InstructionEvent*> previous;  // micro-batch -> its last T with rows
   for (const InstructionEvent& e : last.rank->events) {
     if (e.op != done || e.rows == 0) continue;
-    const InstructionEvent* load = first.find(Op::Load, e.round, e.mb);
+    const InstructionEvent* load = first.find(InstrKind::Load, e.round, e.mb);
     if (!load) continue;  // a round the first stage did not load (cannot happen in a complete run)
     if (starts_sequences(*load)) {
       ttft.push_back(last.end(e) - first.start(*load));
@@ -75,8 +75,8 @@ void transfers(const RankTimeline& from, const RankTimeline& to, std::vector<dou
   for (const InstructionEvent& s : from.rank->events) {
     if (!op_is_send(s.op) || s.rows == 0) continue;
     // Tokens sampled in round r are received at the start of round r + 1 (schedule.h).
-    const bool tokens = s.op == Op::SendTokens;
-    const InstructionEvent* r = to.find(tokens ? Op::RecvTokens : Op::RecvAct, s.round + (tokens ? 1 : 0), s.mb);
+    const bool tokens = s.op == InstrKind::SendTokens;
+    const InstructionEvent* r = to.find(tokens ? InstrKind::RecvTokens : InstrKind::RecvAct, s.round + (tokens ? 1 : 0), s.mb);
     if (r && to.start(*r) <= from.start(s)) out.push_back(to.end(*r) - from.start(s));
   }
 }

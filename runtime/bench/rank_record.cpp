@@ -8,9 +8,9 @@
 
 namespace ps {
 
-std::optional<Op> op_from_code(std::string_view code) {
-  for (Op op :
-       {Op::Load, Op::Forward, Op::Output, Op::Sample, Op::SendAct, Op::RecvAct, Op::SendTokens, Op::RecvTokens})
+std::optional<InstrKind> op_from_code(std::string_view code) {
+  for (InstrKind op :
+       {InstrKind::Load, InstrKind::Forward, InstrKind::Output, InstrKind::Sample, InstrKind::SendAct, InstrKind::RecvAct, InstrKind::SendTokens, InstrKind::RecvTokens})
     if (code == op_code(op)) return op;
   return std::nullopt;
 }

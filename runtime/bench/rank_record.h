@@ -9,7 +9,7 @@
 
 #include "runtime/comm/transport.h"
 #include "runtime/core/json_util.h"
-#include "runtime/pipeline/executor.h"
+#include "runtime/events/instruction_event.h"
 
 namespace ps {
 
@@ -24,7 +24,7 @@ struct RankRecord {
 };
 
 // The op of a code as op_code() writes it ("F", "SEND_F"); nullopt for anything else.
-std::optional<Op> op_from_code(std::string_view code);
+std::optional<InstrKind> op_from_code(std::string_view code);
 
 // Parses one metrics file's JSON; InvalidInput "<file>: events[3].op: ..." on a malformed one.
 RankRecord rank_record_from_json(const Json& j, const std::string& file);

@@ -1,9 +1,5 @@
 #include "runtime/comm/nccl_registry.h"
 
-#ifdef PIPESHARD_HAVE_NCCL
-#include "runtime/comm/cuda/nccl_api_cuda.h"
-#endif
-
 namespace ps {
 
 const NcclApi* nccl_api_built() {

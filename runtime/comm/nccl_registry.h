@@ -9,5 +9,8 @@ namespace ps {
 
 // Null when this build has no NCCL.
 const NcclApi* nccl_api_built();
+// The real table over libnccl and the CUDA runtime (runtime/comm/cuda/nccl_api_cuda.cu): defined
+// only in builds with NCCL (target pipeshard_nccl, which depends on this module, not the other way).
+const NcclApi& nccl_api_cuda();
 
 }  // namespace ps

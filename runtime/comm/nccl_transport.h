@@ -1,6 +1,6 @@
 // The NCCL transport: the Transport interface (transport.h) for tensors in GPU memory, over the
 // NCCL entry points of an NcclApi table (nccl_api.h). The real table exists in CUDA builds with
-// NCCL (runtime/comm/cuda/nccl_api_cuda.h); tests drive the same logic with a stand-in.
+// NCCL (nccl_api_cuda() in runtime/comm/nccl_registry.h); tests drive the same logic with a stand-in.
 //
 // Channels. Each direction between two ranks is its own two-rank communicator with its own
 // stream, created on the first message in that direction: the sender makes an ncclUniqueId and

@@ -2,15 +2,7 @@
 
 #include <chrono>
 
-#include "kernels/cpu/blas_threads.h"
-
 namespace ps {
-
-std::unique_ptr<ThreadPool> cpu_threads_setup(int requested) {
-  const int n = threads_resolve(requested);
-  blas_set_threads(n);
-  return std::make_unique<ThreadPool>(n);
-}
 
 std::unique_ptr<LocalModel> local_model_load(ModelSpec spec, const std::string& dir, int threads,
                                              const StageOptions& options) {

@@ -8,7 +8,7 @@
 #include "kernels/backend.h"
 #include "runtime/core/thread_pool.h"
 #include "runtime/models/stage_model.h"
-#include "runtime/pipeline/placement.h"
+#include "runtime/placement/placement.h"
 
 namespace ps {
 
@@ -24,8 +24,6 @@ struct LocalModel {
   OpContext ctx() { return OpContext{&device->backend(), device->stream(), pool.get(), &workspace}; }
 };
 
-// Sets the thread count for our pool and OpenBLAS (threads_resolve: flag, PIPESHARD_NUM_THREADS, cores).
-std::unique_ptr<ThreadPool> cpu_threads_setup(int requested);
 // Loads every layer of the model in `dir` with a KV cache of `options.slots` x `options.max_ctx`,
 // on options.device in options.dtype (`options.stream` is set here; the memory check is the
 // caller's, as `--device` flags know their workload).

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "partitioner/model_spec.h"
+#include "runtime/spec/model_spec.h"
 
 namespace ps {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "partitioner/model_spec.h"
+#include "runtime/spec/model_spec.h"
 
 namespace ps {
 

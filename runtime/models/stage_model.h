@@ -11,7 +11,7 @@
 
 #include "kernels/op_context.h"
 #include "kernels/owned_tensor.h"
-#include "partitioner/model_spec.h"
+#include "runtime/spec/model_spec.h"
 #include "runtime/core/tensor.h"
 #include "runtime/weights/checkpoint.h"
 

@@ -90,7 +90,7 @@ void StageExecutor::run() {
   reserve();
   t0_ = Clock::now();
   start_unix_s_ = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  const bool forward = cfg_.mode == RunMode::Forward;
+  const bool forward = cfg_.mode == Mode::Forward;
   RoundKind kind = forward ? RoundKind::Forward : RoundKind::Prefill;
   if (cfg_.stage > 0) post_header_recv(0);
   for (;;) {
@@ -118,14 +118,14 @@ void StageExecutor::execute(const Instruction& ins) {
 // The flat switch: one method per instruction, nothing else.
 void StageExecutor::dispatch(const Instruction& ins) {
   switch (ins.op) {
-    case Op::Load: do_load(ins.mb); break;
-    case Op::Forward: do_forward(ins.mb); break;
-    case Op::Output: do_output(ins.mb); break;
-    case Op::Sample: do_sample(ins.mb); break;
-    case Op::SendAct: do_send_act(ins.mb); break;
-    case Op::RecvAct: do_recv_act(ins.mb); break;
-    case Op::SendTokens: do_send_tokens(ins.mb); break;
-    case Op::RecvTokens: do_recv_tokens(ins.mb); break;
+    case InstrKind::Load: do_load(ins.mb); break;
+    case InstrKind::Forward: do_forward(ins.mb); break;
+    case InstrKind::Output: do_output(ins.mb); break;
+    case InstrKind::Sample: do_sample(ins.mb); break;
+    case InstrKind::SendAct: do_send_act(ins.mb); break;
+    case InstrKind::RecvAct: do_recv_act(ins.mb); break;
+    case InstrKind::SendTokens: do_send_tokens(ins.mb); break;
+    case InstrKind::RecvTokens: do_recv_tokens(ins.mb); break;
     default: fail_runtime("executor: unknown instruction ", static_cast<int>(ins.op));
   }
 }
@@ -252,17 +252,17 @@ void StageExecutor::do_recv_tokens(int mb) {
   s.tokens.assign(s.token_msg.begin() + 1, s.token_msg.end());
   s.has_tokens = true;
   // The drain round has no Load after it: apply the last tokens here.
-  if (last_round_seen_ && cfg_.mode == RunMode::Generate) {
+  if (last_round_seen_ && cfg_.mode == Mode::Generate) {
     MicroBatch scratch;
     feed_->load(mb, s.tokens, scratch);
     s.has_tokens = false;
   }
 }
 
-void executor_check_schedules(RunMode mode, int stages, int micro_batches) {
+void executor_check_schedules(Mode mode, int stages, int micro_batches) {
   std::vector<std::vector<Instruction>> ranks;
   for (int s = 0; s < stages; ++s) {
-    if (mode == RunMode::Forward) {
+    if (mode == Mode::Forward) {
       auto one = make_schedule(RoundKind::Forward, s, stages, micro_batches);
       auto two = one;
       one.insert(one.end(), two.begin(), two.end());

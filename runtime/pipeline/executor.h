@@ -25,21 +25,13 @@
 #include "kernels/owned_tensor.h"
 #include "partitioner/schedule.h"
 #include "runtime/comm/transport.h"
+#include "runtime/events/instruction_event.h"
 #include "runtime/pipeline/request_feed.h"
 
 namespace ps {
 
-// One timed instruction, for traces and the benchmark (issue 6).
-struct InstructionEvent {
-  Op op = Op::Forward;
-  int mb = 0;
-  int round = 0;
-  double start_s = 0, end_s = 0;  // since the executor started
-  int64_t rows = 0;
-};
-
 struct ExecutorConfig {
-  RunMode mode = RunMode::Generate;
+  Mode mode = Mode::Generate;
   int stage = 0, stages = 1, micro_batches = 1;
   int replica = 0;
   int first_rank = 0;  // rank of this replica's stage 0 (= replica * stages)
@@ -109,6 +101,6 @@ class StageExecutor {
 // Checks the whole replica's schedules pair every send with a receive (forward rounds, or a
 // generation with two decode rounds), on every rank before anything runs. Runtime error with the
 // step x rank grid when they do not.
-void executor_check_schedules(RunMode mode, int stages, int micro_batches);
+void executor_check_schedules(Mode mode, int stages, int micro_batches);
 
 }  // namespace ps

@@ -61,7 +61,7 @@ void RequestFeed::admit(int mb) {
 void RequestFeed::load(int mb, std::span<const int32_t> tokens, MicroBatch& out) {
   out.clear();
   if (mb == 0) round_had_work_ = false;
-  if (cfg_.mode == RunMode::Forward) {
+  if (cfg_.mode == Mode::Forward) {
     // This micro-batch's share of the round: its group's slot count of the next requests.
     const int n = group_begin(mb + 1) - group_begin(mb);
     for (int k = 0; k < n && !waiting_.empty(); ++k) {

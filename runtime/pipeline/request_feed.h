@@ -17,6 +17,7 @@
 #include <span>
 #include <vector>
 
+#include "partitioner/workload.h"
 #include "runtime/drivers/generate.h"
 #include "runtime/io/requests.h"
 #include "runtime/pipeline/micro_batch.h"
@@ -24,10 +25,8 @@
 
 namespace ps {
 
-enum class RunMode : uint8_t { Forward, Generate };
-
 struct FeedConfig {
-  RunMode mode = RunMode::Generate;
+  Mode mode = Mode::Generate;
   int batch = 1;          // sequences per round in total (KV-cache slots)
   int micro_batches = 1;
   int64_t max_ctx = 1;

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "partitioner/plan_validate.h"
-#include "runtime/bench/fault_injection.h"
+#include "runtime/comm/fault_injection.h"
 #include "runtime/comm/gloo_transport.h"
 #include "runtime/comm/link_choice.h"
 #include "runtime/comm/nccl_registry.h"
@@ -23,7 +23,7 @@
 #include "runtime/drivers/forward.h"
 #include "runtime/drivers/local_model.h"
 #include "runtime/pipeline/executor.h"
-#include "runtime/pipeline/placement.h"
+#include "runtime/placement/placement.h"
 #include "runtime/pipeline/rank_metrics.h"
 #include "runtime/pipeline/results.h"
 
@@ -48,9 +48,9 @@ JobConfig job_config_decode(const std::string& s) {
   return {j.at("max_ctx").get<int64_t>(), j.at("requests").get<size_t>(), j.at("skip").get<std::vector<int32_t>>()};
 }
 
-int64_t context_needed(RunMode mode, const std::vector<Request>& reqs, const GenerateDefaults& d, const ModelSpec& spec) {
+int64_t context_needed(Mode mode, const std::vector<Request>& reqs, const GenerateDefaults& d, const ModelSpec& spec) {
   if (spec.family == Family::Mlp) return 1;
-  return mode == RunMode::Forward ? forward_context_needed(reqs) : generate_context_needed(reqs, d, spec.max_positions);
+  return mode == Mode::Forward ? forward_context_needed(reqs) : generate_context_needed(reqs, d, spec.max_positions);
 }
 
 // A stage's compute threads: the plan's, the flag's, or the cores shared by this node's stages.
@@ -134,7 +134,7 @@ int worker_run(const WorkerOptions& o, const WorkerEnv& env) {
                                                plan.stage_dtype(static_cast<size_t>(place.stage - 1)));
     // The device first: a build or machine without it fails before joining the job.
     const StageDevice dev(place.device, device_field);
-    const RunMode mode = o.mode.value_or(plan.workload.mode == Mode::Forward ? RunMode::Forward : RunMode::Generate);
+    const Mode mode = o.mode.value_or(plan.workload.mode);
     GenerateDefaults defaults = o.defaults;
     if (!o.max_new_tokens_given && plan.workload.max_new_tokens > 0) defaults.max_new_tokens = plan.workload.max_new_tokens;
     executor_check_schedules(mode, P, M);
@@ -162,7 +162,7 @@ int worker_run(const WorkerOptions& o, const WorkerEnv& env) {
     std::unique_ptr<Transport> transport;
     if (P > 1) transport = pipeline_transport_create(store, env, plan, place, bind, o.timeout, dev);
     if (transport) {
-      // Test-only: corrupt this rank's first activation when asked (runtime/bench/fault_injection.h).
+      // Test-only: corrupt this rank's first activation when asked (runtime/comm/fault_injection.h).
       if (auto hook = fault_hook_from_env(std::getenv(kFaultCorruptActivationEnv), env.rank))
         transport->set_fault_hook(std::move(hook));
     }
@@ -174,7 +174,7 @@ int worker_run(const WorkerOptions& o, const WorkerEnv& env) {
     std::unique_ptr<ResultJournal> journal;
     if (env.rank == 0) {
       journal = std::make_unique<ResultJournal>(o.output, std::filesystem::absolute(o.input).string(), reqs.size(),
-                                                mode == RunMode::Forward ? "forward" : "generate", o.resume);
+                                                mode_name(mode), o.resume);
       JobConfig jc{context_needed(mode, reqs, defaults, spec), reqs.size(), {}};
       jc.skip = journal->done();
       store_set_string(store, "job/config", job_config_encode(jc));

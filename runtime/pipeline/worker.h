@@ -15,7 +15,7 @@ namespace ps {
 struct WorkerOptions {
   std::string plan_path;
   std::string input, output;
-  std::optional<RunMode> mode;       // default: the plan's workload
+  std::optional<Mode> mode;       // default: the plan's workload
   GenerateDefaults defaults;          // generation flags (max_new_tokens default: the plan's)
   bool max_new_tokens_given = false;
   int top_logprobs = 5;

@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "partitioner/model_spec.h"
+#include "runtime/spec/model_spec.h"
 #include "kernels/owned_tensor.h"
 #include "runtime/core/tensor.h"
 #include "runtime/core/thread_pool.h"

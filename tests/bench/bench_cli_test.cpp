@@ -11,7 +11,7 @@
 #include "partitioner/schedule.h"
 #include "partitioner/workload.h"
 #include "runtime/bench/bench_config.h"
-#include "runtime/bench/fault_injection.h"
+#include "runtime/comm/fault_injection.h"
 #include "runtime/bench/rank_record.h"
 #include "runtime/core/json_util.h"
 #include "support/test_support.h"

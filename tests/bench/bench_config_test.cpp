@@ -78,7 +78,7 @@ TEST(RankRecord, ReadsTheWorkersFormatAndNamesBadFields) {
   EXPECT_EQ(r.rank, 1);
   EXPECT_EQ(r.transport.recvs, 4u);
   ASSERT_EQ(r.events.size(), 1u);
-  EXPECT_EQ(r.events[0].op, Op::RecvAct);
+  EXPECT_EQ(r.events[0].op, InstrKind::RecvAct);
   EXPECT_EQ(r.events[0].rows, 3);
   Json bad = j;
   bad["events"][0]["op"] = "X";
@@ -96,9 +96,9 @@ TEST(RankRecord, ReadsTheWorkersFormatAndNamesBadFields) {
 TEST(Trace, OneCompleteEventPerInstructionOnTheRanksClock) {
   RankRecord a, b;
   a.rank = 0, a.start_unix_s = 50.0;
-  a.events = {{Op::Forward, 1, 2, 0.001, 0.003, 7}, {Op::SendAct, 1, 2, 0.003, 0.0031, 7}};
+  a.events = {{InstrKind::Forward, 1, 2, 0.001, 0.003, 7}, {InstrKind::SendAct, 1, 2, 0.003, 0.0031, 7}};
   b.rank = 1, b.stage = 1, b.start_unix_s = 50.5;
-  b.events = {{Op::RecvAct, 1, 2, 0.0, 0.25, 7}};
+  b.events = {{InstrKind::RecvAct, 1, 2, 0.0, 0.25, 7}};
   const Json t = trace_from_ranks({a, b});
   int complete = 0, names = 0;
   for (const Json& e : t["traceEvents"]) {

@@ -7,7 +7,7 @@
 namespace ps {
 namespace {
 
-InstructionEvent ev(Op op, int mb, int round, double start, double end, int64_t rows) {
+InstructionEvent ev(InstrKind op, int mb, int round, double start, double end, int64_t rows) {
   return InstructionEvent{op, mb, round, start, end, rows};
 }
 
@@ -18,14 +18,14 @@ std::vector<RankRecord> forward_two_stages() {
   a.rank = 0, a.stage = 0, a.start_unix_s = 1.7e9;
   a.transport.bytes_sent = 2000;
   a.peak_rss_bytes = 100;
-  a.events = {ev(Op::Load, 0, 0, 0.0, 0.1, 4), ev(Op::Forward, 0, 0, 0.1, 1.1, 4), ev(Op::SendAct, 0, 0, 1.1, 1.1, 4),
-              ev(Op::Load, 1, 0, 1.1, 1.2, 4), ev(Op::Forward, 1, 0, 1.2, 2.2, 4), ev(Op::SendAct, 1, 0, 2.2, 2.2, 4)};
+  a.events = {ev(InstrKind::Load, 0, 0, 0.0, 0.1, 4), ev(InstrKind::Forward, 0, 0, 0.1, 1.1, 4), ev(InstrKind::SendAct, 0, 0, 1.1, 1.1, 4),
+              ev(InstrKind::Load, 1, 0, 1.1, 1.2, 4), ev(InstrKind::Forward, 1, 0, 1.2, 2.2, 4), ev(InstrKind::SendAct, 1, 0, 2.2, 2.2, 4)};
   b.rank = 1, b.stage = 1, b.start_unix_s = 1.7e9 + 0.5;
   b.peak_rss_bytes = 300;
-  b.events = {ev(Op::RecvAct, 0, 0, 0.0, 0.7, 4),  // waits from 0.5, arrives 1.2: one-way 1.2 - 1.1 = 0.1
-              ev(Op::Forward, 0, 0, 0.7, 1.7, 4), ev(Op::Output, 0, 0, 1.7, 1.8, 4),
-              ev(Op::RecvAct, 1, 0, 1.8, 1.9, 4),  // posted at 2.3, after the send at 2.2: not observed
-              ev(Op::Forward, 1, 0, 1.9, 2.9, 4), ev(Op::Output, 1, 0, 2.9, 3.0, 4)};
+  b.events = {ev(InstrKind::RecvAct, 0, 0, 0.0, 0.7, 4),  // waits from 0.5, arrives 1.2: one-way 1.2 - 1.1 = 0.1
+              ev(InstrKind::Forward, 0, 0, 0.7, 1.7, 4), ev(InstrKind::Output, 0, 0, 1.7, 1.8, 4),
+              ev(InstrKind::RecvAct, 1, 0, 1.8, 1.9, 4),  // posted at 2.3, after the send at 2.2: not observed
+              ev(InstrKind::Forward, 1, 0, 1.9, 2.9, 4), ev(InstrKind::Output, 1, 0, 2.9, 3.0, 4)};
   return {a, b};
 }
 
@@ -63,9 +63,9 @@ TEST(Measure, GenerationLatenciesSplitPromptStepsFromDecodeSteps) {
   const double t[] = {0.0, 1.0, 1.5, 2.25, 3.0};
   const int64_t rows[] = {6, 2, 2, 4};
   for (int k = 0; k < 4; ++k) {
-    r.events.push_back(ev(Op::Load, 0, k, t[k], t[k] + 0.1, rows[k]));
-    r.events.push_back(ev(Op::Forward, 0, k, t[k] + 0.1, t[k + 1] - 0.1, rows[k]));
-    r.events.push_back(ev(Op::Sample, 0, k, t[k + 1] - 0.1, t[k + 1], rows[k]));
+    r.events.push_back(ev(InstrKind::Load, 0, k, t[k], t[k] + 0.1, rows[k]));
+    r.events.push_back(ev(InstrKind::Forward, 0, k, t[k] + 0.1, t[k + 1] - 0.1, rows[k]));
+    r.events.push_back(ev(InstrKind::Sample, 0, k, t[k + 1] - 0.1, t[k + 1], rows[k]));
   }
   const RunMeasure m = measure_run({r}, {Mode::Generate, 1, 2, 3, 8});
   // TTFT samples: round 0 (1.0 - 0.0) and round 3 (3.0 - 2.25): median 0.875.

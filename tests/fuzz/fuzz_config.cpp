@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string_view>
 
-#include "partitioner/model_spec.h"
+#include "runtime/spec/model_spec.h"
 #include "tests/fuzz/fuzz_contract.h"
 
 namespace {

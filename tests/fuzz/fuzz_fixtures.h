@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "partitioner/cluster.h"
-#include "partitioner/model_spec.h"
+#include "runtime/spec/model_spec.h"
 
 namespace ps::fuzz {
 

@@ -1,6 +1,6 @@
 // Placement: the device check before loading (errors name the plan field), and the stage memory
 // estimate against sizes computed here from the checkpoint and the cache geometry.
-#include "runtime/pipeline/placement.h"
+#include "runtime/placement/placement.h"
 
 #include <gtest/gtest.h>
 

@@ -29,7 +29,7 @@ std::vector<Request> requests(const std::vector<int>& lens, const std::vector<in
 TEST(RequestFeed, SlotGroupsSplitEvenly) {
   MapSink sink;
   const auto reqs = requests({1}, {1});
-  RequestFeed f(reqs, {0}, FeedConfig{RunMode::Generate, 7, 3, 8, {}}, sink);
+  RequestFeed f(reqs, {0}, FeedConfig{Mode::Generate, 7, 3, 8, {}}, sink);
   EXPECT_EQ(f.group_begin(0), 0);
   EXPECT_EQ(f.group_begin(1), 3);
   EXPECT_EQ(f.group_begin(2), 5);
@@ -40,7 +40,7 @@ TEST(RequestFeed, FinishedSequenceFreesItsSlotForTheNextRequest) {
   MapSink sink;
   // One group of one slot: request 0 makes 1 token, then request 1 takes the slot.
   const auto reqs = requests({2, 3}, {1, 2});
-  RequestFeed f(reqs, {0, 1}, FeedConfig{RunMode::Generate, 1, 1, 16, {}}, sink);
+  RequestFeed f(reqs, {0, 1}, FeedConfig{Mode::Generate, 1, 1, 16, {}}, sink);
   MicroBatch mb;
   f.load(0, {}, mb);
   EXPECT_EQ(mb.rows(), 2);  // request 0's prompt
@@ -69,7 +69,7 @@ TEST(RequestFeed, FinishedSequenceFreesItsSlotForTheNextRequest) {
 TEST(RequestFeed, ForwardRoundsTakeTheShareInOrderAndEndWithTheLastRequests) {
   MapSink sink;
   const auto reqs = requests({1, 2, 3, 4, 5}, {0, 0, 0, 0, 0});
-  RequestFeed f(reqs, {0, 2, 4}, FeedConfig{RunMode::Forward, 2, 2, 8, {}}, sink);
+  RequestFeed f(reqs, {0, 2, 4}, FeedConfig{Mode::Forward, 2, 2, 8, {}}, sink);
   MicroBatch a, b;
   f.load(0, {}, a);
   f.load(1, {}, b);

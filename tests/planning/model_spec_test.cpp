@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "partitioner/model_spec.h"
+#include "runtime/spec/model_spec.h"
 #include "support/test_support.h"
 
 namespace ps {

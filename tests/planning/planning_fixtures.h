@@ -6,7 +6,7 @@
 #include <string>
 
 #include "partitioner/cluster.h"
-#include "partitioner/model_spec.h"
+#include "runtime/spec/model_spec.h"
 #include "support/test_support.h"
 
 namespace ps::test {

@@ -27,8 +27,8 @@ TEST(Schedule, ForwardLists) {
   EXPECT_EQ(schedule_str(2, make_schedule(RoundKind::Forward, 2, 3, 2)), "2RECV_F0 2F0 2O0 2RECV_F1 2F1 2O1");
   EXPECT_EQ(schedule_str(0, make_schedule(RoundKind::Forward, 0, 1, 2)), "0L0 0F0 0O0 0L1 0F1 0O1");
   const auto s1 = make_schedule(RoundKind::Forward, 1, 3, 1);
-  EXPECT_EQ(s1[0], (Instruction{Op::RecvAct, 0, 0}));
-  EXPECT_EQ(s1[2], (Instruction{Op::SendAct, 0, 2}));
+  EXPECT_EQ(s1[0], (Instruction{InstrKind::RecvAct, 0, 0}));
+  EXPECT_EQ(s1[2], (Instruction{InstrKind::SendAct, 0, 2}));
 }
 
 TEST(Schedule, GenerateLists) {
@@ -43,8 +43,8 @@ TEST(Schedule, GenerateLists) {
   // One stage: no messages; Sample's tokens feed the next round in place.
   EXPECT_EQ(schedule_str(0, make_schedule(RoundKind::Decode, 0, 1, 2)), "0L0 0F0 0T0 0L1 0F1 0T1");
   EXPECT_TRUE(make_schedule(RoundKind::Drain, 0, 1, 2).empty());
-  EXPECT_EQ(make_schedule(RoundKind::Decode, 0, 3, 1)[0], (Instruction{Op::RecvTokens, 0, 2}));
-  EXPECT_EQ(make_schedule(RoundKind::Decode, 2, 3, 1)[3], (Instruction{Op::SendTokens, 0, 0}));
+  EXPECT_EQ(make_schedule(RoundKind::Decode, 0, 3, 1)[0], (Instruction{InstrKind::RecvTokens, 0, 2}));
+  EXPECT_EQ(make_schedule(RoundKind::Decode, 2, 3, 1)[3], (Instruction{InstrKind::SendTokens, 0, 0}));
 }
 
 TEST(Schedule, TextRoundTrip) {
@@ -54,9 +54,9 @@ TEST(Schedule, TextRoundTrip) {
       EXPECT_EQ(schedule_parse(schedule_str(s, list), s, P), list);
     }
   int stage = -1;
-  EXPECT_EQ(instruction_parse("12F3", 16, &stage), (Instruction{Op::Forward, 3, -1}));
+  EXPECT_EQ(instruction_parse("12F3", 16, &stage), (Instruction{InstrKind::Forward, 3, -1}));
   EXPECT_EQ(stage, 12);
-  EXPECT_EQ(instruction_parse("0RECV_T7", 4, &stage), (Instruction{Op::RecvTokens, 7, 3}));
+  EXPECT_EQ(instruction_parse("0RECV_T7", 4, &stage), (Instruction{InstrKind::RecvTokens, 7, 3}));
   for (const char* bad : {"F0", "1X0", "1F", "1F0x", "", "0RECV_F0", "3SEND_F0", "3RECV_T0", "4F0"}) {
     try {
       instruction_parse(bad, 4, &stage);
@@ -141,8 +141,8 @@ TEST(ScheduleCheck, Misordered) {
 
 TEST(ScheduleCheck, Deadlock) {
   // Both ranks receive first: a cycle of waits.
-  std::vector<std::vector<Instruction>> r = {{{Op::RecvTokens, 0, 1}, {Op::Load, 0}, {Op::Forward, 0}, {Op::SendAct, 0, 1}},
-                                             {{Op::RecvAct, 0, 0}, {Op::Forward, 0}, {Op::Sample, 0}, {Op::SendTokens, 0, 0}}};
+  std::vector<std::vector<Instruction>> r = {{{InstrKind::RecvTokens, 0, 1}, {InstrKind::Load, 0}, {InstrKind::Forward, 0}, {InstrKind::SendAct, 0, 1}},
+                                             {{InstrKind::RecvAct, 0, 0}, {InstrKind::Forward, 0}, {InstrKind::Sample, 0}, {InstrKind::SendTokens, 0, 0}}};
   const ScheduleCheck c = schedule_check(r);
   EXPECT_FALSE(c.ok);
   EXPECT_EQ(c.error, "deadlock: 0RECV_T0 (rank 0) waits for SEND_T of micro-batch 0 from rank 1, which waits in 1RECV_F0 "
@@ -186,7 +186,7 @@ TEST(ScheduleCheck, OutOfOrderWithinARank) {
 }
 
 TEST(ScheduleCheck, BadPeer) {
-  std::vector<std::vector<Instruction>> r = {{{Op::Load, 0}, {Op::Forward, 0}, {Op::SendAct, 0, 0}}};
+  std::vector<std::vector<Instruction>> r = {{{InstrKind::Load, 0}, {InstrKind::Forward, 0}, {InstrKind::SendAct, 0, 0}}};
   const ScheduleCheck c = schedule_check(r);
   EXPECT_EQ(c.error, "0SEND_F0 (rank 0) names peer 0, not another rank of 0..0");
 }

@@ -15,8 +15,8 @@ TimedProgram timed(std::vector<std::vector<Instruction>> ops, const std::vector<
   for (size_t s = 0; s < p.ops.size(); ++s) {
     std::vector<double> d;
     for (const auto& ins : p.ops[s])
-      d.push_back(ins.op == Op::Forward ? forward[s] : ins.op == Op::SendAct ? send : ins.op == Op::Sample ? sample
-                                                       : ins.op == Op::SendTokens ? tokens : 0.0);
+      d.push_back(ins.op == InstrKind::Forward ? forward[s] : ins.op == InstrKind::SendAct ? send : ins.op == InstrKind::Sample ? sample
+                                                       : ins.op == InstrKind::SendTokens ? tokens : 0.0);
     p.seconds.push_back(d);
   }
   return p;
@@ -68,7 +68,7 @@ TEST(Simulator, UnequalStages) {
   EXPECT_DOUBLE_EQ(r.bubble, 1.0 - 12.0 / 20.0);
   ASSERT_EQ(r.compute.size(), 12u);  // stage 0: L F per micro-batch, then stage 1: F O
   EXPECT_EQ(r.compute[6].stage, 1);
-  EXPECT_EQ(r.compute[6].ins, (Instruction{Op::Forward, 0, -1}));
+  EXPECT_EQ(r.compute[6].ins, (Instruction{InstrKind::Forward, 0, -1}));
   EXPECT_DOUBLE_EQ(r.compute[6].start, 1.0);
   EXPECT_DOUBLE_EQ(r.compute[10].start, 7.0);  // micro-batch 2
 }

@@ -6,7 +6,7 @@
 #include <optional>
 
 #include "partitioner/cluster.h"
-#include "partitioner/model_spec.h"
+#include "runtime/spec/model_spec.h"
 #include "partitioner/plan_report.h"
 #include "partitioner/plan_validate.h"
 #include "partitioner/planner.h"

@@ -30,9 +30,8 @@ WorkerOptions worker_options_from_args(const Args& a) {
   o.output = a.required("output");
   if (a.has("mode")) {
     const std::string m = a.str("mode", "");
-    if (m == "generate") o.mode = RunMode::Generate;
-    else if (m == "forward") o.mode = RunMode::Forward;
-    else fail_input("--mode: '", m, "' (expected generate or forward)");
+    o.mode = mode_parse(m);
+    if (!o.mode) fail_input("--mode: '", m, "' (expected generate or forward)");
   }
   o.defaults = generate_defaults_from_flags(a, 0);
   o.max_new_tokens_given = a.has("max-new-tokens");

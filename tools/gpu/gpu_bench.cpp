@@ -30,7 +30,7 @@
 #include "runtime/core/error.h"
 
 #ifdef PIPESHARD_HAVE_NCCL
-#include "runtime/comm/cuda/nccl_api_cuda.h"
+#include "runtime/comm/nccl_registry.h"
 #include "runtime/comm/nccl_transport.h"
 #include "runtime/comm/tcp_store_client.h"
 #include "runtime/comm/tcp_store_server.h"

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <thread>
 
-#include "runtime/comm/cuda/nccl_api_cuda.h"
+#include "runtime/comm/nccl_registry.h"
 
 #if NCCL_VERSION_CODE < NCCL_VERSION(2, 14, 0)
 #error "the NCCL transport needs NCCL 2.14 or newer (nonblocking communicators, ncclCommFinalize)"

@@ -6,10 +6,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "kernels/backend.h"
-#include "partitioner/model_spec.h"
+#include "runtime/core/thread_pool.h"
+#include "runtime/spec/model_spec.h"
 #include "partitioner/workload.h"
 
 namespace ps {
@@ -22,6 +24,10 @@ int64_t stage_memory_estimate(const ModelSpec& spec, const Workload& w, int firs
 
 // The dtype a stage computes in: its plan dtype on a GPU; f32 on the CPU (the CPU backend is f32).
 DType stage_compute_dtype(const Device& device, DType plan_dtype);
+
+// A CPU stage's compute threads: our pool and OpenBLAS's, both `threads_resolve(requested)` (the
+// flag, PIPESHARD_NUM_THREADS, or the cores).
+std::unique_ptr<ThreadPool> cpu_threads_setup(int requested);
 
 // A stage's device, made current on this thread, with its stream (null on the CPU).
 class StageDevice {

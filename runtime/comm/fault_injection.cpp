@@ -1,4 +1,4 @@
-#include "runtime/bench/fault_injection.h"
+#include "runtime/comm/fault_injection.h"
 
 #include <atomic>
 #include <charconv>

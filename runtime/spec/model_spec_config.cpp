@@ -2,7 +2,7 @@
 // folder written by make-model loads in transformers and back in pipeshard unchanged.
 #include <nlohmann/json.hpp>
 
-#include "partitioner/model_spec.h"
+#include "runtime/spec/model_spec.h"
 
 namespace ps {
 namespace {

@@ -1,13 +1,20 @@
-#include "runtime/pipeline/placement.h"
+#include "runtime/placement/placement.h"
 
 #include <algorithm>
 #include <utility>
 
+#include "kernels/cpu/blas_threads.h"
 #include "partitioner/cost_model.h"
 #include "partitioner/saturate.h"
 #include "partitioner/units.h"
 
 namespace ps {
+
+std::unique_ptr<ThreadPool> cpu_threads_setup(int requested) {
+  const int n = threads_resolve(requested);
+  blas_set_threads(n);
+  return std::make_unique<ThreadPool>(n);
+}
 
 int64_t stage_memory_estimate(const ModelSpec& spec, const Workload& w, int first, int last, DType dtype, DType act,
                               int64_t max_ctx) {

@@ -2,7 +2,7 @@
 // and shaped exactly as transformers writes it; plus the names and counts of model_spec.h.
 #include <string>
 
-#include "partitioner/model_spec.h"
+#include "runtime/spec/model_spec.h"
 
 namespace ps {
 
