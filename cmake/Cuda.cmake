@@ -12,6 +12,14 @@ if(NOT PIPESHARD_CUDA STREQUAL "OFF")
   endif()
   if(CMAKE_CUDA_COMPILER AND CUDAToolkit_FOUND)
     set(PIPESHARD_HAVE_CUDA ON)
+    # Here, at the top: a language must be enabled in a directory above every target that uses
+    # it (kernels/cuda, runtime/comm/cuda, tools/gpu).
+    enable_language(CUDA)
+    # CMake before 3.26 knows nvcc's -std flags only up to C++17; nvcc 12+ accepts -std=c++20.
+    if(NOT DEFINED CMAKE_CUDA20_STANDARD_COMPILE_OPTION)
+      set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+      set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+    endif()
   elseif(PIPESHARD_CUDA STREQUAL "ON")
     message(FATAL_ERROR "PIPESHARD_CUDA=ON but nvcc or the CUDA toolkit was not found")
   endif()

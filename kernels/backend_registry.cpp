@@ -1,4 +1,4 @@
-#include "kernels/backend.h"
+#include "kernels/common/backend.h"
 
 namespace ps {
 

@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels/backend.h"
+#include "kernels/common/backend.h"
 #include "runtime/core/tensor.h"
 
 namespace ps {

@@ -9,15 +9,15 @@ namespace ps::cpu {
 
 void gelu_erf(const OpContext& ctx, const TensorView& x) {
   constexpr float kInvSqrt2 = 0.70710678118654752f;
-  unary_inplace(ctx, "gelu_erf", x, 16, [](float v) { return 0.5f * v * (1.0f + std::erf(v * kInvSqrt2)); });
+  unary_inplace(ctx, x, 16, [](float v) { return 0.5f * v * (1.0f + std::erf(v * kInvSqrt2)); });
 }
 
 void silu(const OpContext& ctx, const TensorView& x) {
-  unary_inplace(ctx, "silu", x, 16, [](float v) { return v / (1.0f + std::exp(-v)); });
+  unary_inplace(ctx, x, 16, [](float v) { return v / (1.0f + std::exp(-v)); });
 }
 
 void tanh_act(const OpContext& ctx, const TensorView& x) {
-  unary_inplace(ctx, "tanh", x, 16, [](float v) { return std::tanh(v); });
+  unary_inplace(ctx, x, 16, [](float v) { return std::tanh(v); });
 }
 
 }  // namespace ps::cpu

@@ -1,10 +1,11 @@
-// The CPU backend: every op of ops.h, on f32 host tensors (copy also converts f16/bf16), and its
-// host memory table.
+// The CPU backend: every op of the op list, on f32 host tensors (copy also converts f16/bf16),
+// its rule for each tensor, and its host memory table.
 #include <fstream>
 #include <string>
 #include <thread>
 
-#include "kernels/backend.h"
+#include "kernels/common/backend.h"
+#include "kernels/cpu/cpu_check.h"
 #include "kernels/cpu/cpu_ops.h"
 
 namespace ps {
@@ -28,27 +29,10 @@ Backend make_cpu_backend() {
   Backend b;
   b.name = "cpu";
   b.kind = DeviceKind::CPU;
-  OpTable& t = b.ops;
-  t.embedding = cpu::embedding;
-  t.add = cpu::add;
-  t.gelu_tanh = cpu::gelu_tanh;
-  t.relu = cpu::relu;
-  t.gelu_erf = cpu::gelu_erf;
-  t.silu = cpu::silu;
-  t.tanh_act = cpu::tanh_act;
-  t.gather_rows = cpu::gather_rows;
-  t.copy_columns = cpu::copy_columns;
-  t.silu_mul = cpu::silu_mul;
-  t.layer_norm = cpu::layer_norm;
-  t.rms_norm = cpu::rms_norm;
-  t.linear = cpu::linear;
-  t.rope = cpu::rope;
-  t.kv_store = cpu::kv_store;
-  t.attention = cpu::attention;
-  t.softmax = cpu::softmax;
-  t.log_softmax = cpu::log_softmax;
-  t.sample = cpu::sample;
-  t.copy = cpu::copy;
+#define PS_CPU_OP(name, Signature) b.ops.name = cpu::name;
+  PS_OP_LIST(PS_CPU_OP)
+#undef PS_CPU_OP
+  b.check_tensor = cpu::check_tensor;
   b.memory = cpu::cpu_memory_table();
   b.device_count = [] { return 1; };
   b.device_name = cpu_device_name;

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <string>
 
-#include "kernels/backend.h"
+#include "kernels/common/backend.h"
 #include "kernels/cpu/cpu_ops.h"
 #include "runtime/core/error.h"
 

@@ -9,7 +9,7 @@ namespace ps::cpu {
 
 void gelu_tanh(const OpContext& ctx, const TensorView& x) {
   constexpr float kSqrt2OverPi = 0.7978845608028654f;
-  unary_inplace(ctx, "gelu_tanh", x, 16, [](float v) {
+  unary_inplace(ctx, x, 16, [](float v) {
     return 0.5f * v * (1.0f + std::tanh(kSqrt2OverPi * (v + 0.044715f * v * v * v)));
   });
 }

@@ -5,7 +5,7 @@
 namespace ps::cpu {
 
 void relu(const OpContext& ctx, const TensorView& x) {
-  unary_inplace(ctx, "relu", x, 1, [](float v) { return v < 0.0f ? 0.0f : v; });
+  unary_inplace(ctx, x, 1, [](float v) { return v < 0.0f ? 0.0f : v; });
 }
 
 }  // namespace ps::cpu

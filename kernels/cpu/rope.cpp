@@ -4,7 +4,7 @@
 // computed once and applied to every head.
 #include <cmath>
 
-#include "kernels/cpu/cpu_check.h"
+#include "kernels/cpu/grain.h"
 #include "kernels/cpu/cpu_ops.h"
 #include "runtime/core/thread_pool.h"
 
@@ -12,16 +12,8 @@ namespace ps::cpu {
 
 void rope(const OpContext& ctx, const TensorView& x, std::span<const int32_t> positions,
           std::span<const float> inv_freq) {
-  check_f32("rope", "x", x);
-  check_rank("rope", "x", x, 3);
   const int64_t n = x.dim(0), heads = x.dim(1), head_dim = x.dim(2);
-  check_count("rope", "positions", positions.size(), n);
   const auto half = static_cast<int64_t>(inv_freq.size());
-  if (2 * half > head_dim)
-    fail_runtime("rope: ", inv_freq.size(), " frequencies rotate ", 2 * half, " dims, more than head_dim ", head_dim);
-  for (int64_t i = 0; i < n; ++i)
-    if (positions[static_cast<size_t>(i)] < 0)
-      fail_runtime("rope: negative position ", positions[static_cast<size_t>(i)], " at row ", i);
 
   float* px = x.f32();
   const int64_t row = heads * head_dim;

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernels/cpu/cpu_check.h"
+#include "kernels/cpu/grain.h"
 #include "kernels/cpu/cpu_ops.h"
 #include "runtime/core/thread_pool.h"
 
@@ -14,9 +14,7 @@ namespace {
 
 // Runs f(row pointer, d) for every row of x's last dimension on the pool.
 template <class F>
-void for_each_row(const OpContext& ctx, const char* op, const TensorView& x, F f) {
-  check_f32(op, "x", x);
-  if (x.rank() < 1) fail_runtime(op, ": x has shape ", x.shape.str(), ", expected [rows, features]");
+void for_each_row(const OpContext& ctx, const TensorView& x, F f) {
   const int64_t d = x.dim(x.rank() - 1);
   if (d == 0) return;
   float* p = x.f32();
@@ -30,7 +28,7 @@ float row_max(const float* x, int64_t d) { return *std::max_element(x, x + d); }
 }  // namespace
 
 void softmax(const OpContext& ctx, const TensorView& x) {
-  for_each_row(ctx, "softmax", x, [](float* r, int64_t d) {
+  for_each_row(ctx, x, [](float* r, int64_t d) {
     const float m = row_max(r, d);
     double sum = 0.0;
     for (int64_t j = 0; j < d; ++j) {
@@ -43,7 +41,7 @@ void softmax(const OpContext& ctx, const TensorView& x) {
 }
 
 void log_softmax(const OpContext& ctx, const TensorView& x) {
-  for_each_row(ctx, "log_softmax", x, [](float* r, int64_t d) {
+  for_each_row(ctx, x, [](float* r, int64_t d) {
     const float m = row_max(r, d);
     double sum = 0.0;
     for (int64_t j = 0; j < d; ++j) sum += std::exp(static_cast<double>(r[j]) - m);

@@ -36,10 +36,10 @@ struct Tanh {
 
 }  // namespace
 
-void gelu_tanh(const OpContext& ctx, const TensorView& x) { launch_unary(ctx, "gelu_tanh", x, GeluTanh{}); }
-void relu(const OpContext& ctx, const TensorView& x) { launch_unary(ctx, "relu", x, Relu{}); }
-void gelu_erf(const OpContext& ctx, const TensorView& x) { launch_unary(ctx, "gelu_erf", x, GeluErf{}); }
-void silu(const OpContext& ctx, const TensorView& x) { launch_unary(ctx, "silu", x, Silu{}); }
-void tanh_act(const OpContext& ctx, const TensorView& x) { launch_unary(ctx, "tanh", x, Tanh{}); }
+void gelu_tanh(const OpContext& ctx, const TensorView& x) { launch_unary(ctx, x, GeluTanh{}); }
+void relu(const OpContext& ctx, const TensorView& x) { launch_unary(ctx, x, Relu{}); }
+void gelu_erf(const OpContext& ctx, const TensorView& x) { launch_unary(ctx, x, GeluErf{}); }
+void silu(const OpContext& ctx, const TensorView& x) { launch_unary(ctx, x, Silu{}); }
+void tanh_act(const OpContext& ctx, const TensorView& x) { launch_unary(ctx, x, Tanh{}); }
 
 }  // namespace ps::cuda

@@ -11,7 +11,7 @@ struct Add {
 }  // namespace
 
 void add(const OpContext& ctx, const TensorView& a, const TensorView& b, const TensorView& out) {
-  launch_binary(ctx, "add", "a", a, "b", b, out, Add{});
+  launch_binary(ctx, a, b, out, Add{});
 }
 
 }  // namespace ps::cuda

@@ -177,28 +177,8 @@ void attention(const OpContext& ctx, const TensorView& q, const ops::KvLayerView
                std::span<const int32_t> slots, std::span<const int32_t> positions, float scale,
                const TensorView& out) {
   const DType dt = q.dtype;
-  check_tensor("attention", "q", q, dt);
-  check_tensor("attention", "cache.k", cache.k, dt);
-  check_tensor("attention", "cache.v", cache.v, dt);
-  check_tensor("attention", "out", out, dt);
-  check_rank("attention", "q", q, 3);
-  check_rank("attention", "cache.k", cache.k, 4);
-  check_shape("attention", "cache.v", cache.v, cache.k.shape);
-  check_shape("attention", "out", out, q.shape);
-  const int64_t n = q.dim(0), n_slots = cache.k.dim(0), heads = q.dim(1), kv_heads = cache.k.dim(2);
+  const int64_t n = q.dim(0), heads = q.dim(1), kv_heads = cache.k.dim(2);
   const int64_t head_dim = q.dim(2), max_ctx = cache.k.dim(1);
-  if (cache.k.dim(3) != head_dim)
-    fail_runtime("attention: q head_dim ", head_dim, " differs from the cache's ", cache.k.shape.str());
-  if (kv_heads <= 0 || heads % kv_heads != 0)
-    fail_runtime("attention: ", heads, " heads cannot share ", kv_heads, " kv heads");
-  check_count("attention", "slots", slots.size(), n);
-  check_count("attention", "positions", positions.size(), n);
-  for (int64_t i = 0; i < n; ++i) {
-    const int32_t s = slots[static_cast<size_t>(i)], p = positions[static_cast<size_t>(i)];
-    if (s < 0 || s >= n_slots || p < 0 || p >= max_ctx)
-      fail_runtime("attention: row ", i, " has slot ", s, " position ", p, ", outside the cache (", n_slots,
-                   " slots of ", max_ctx, " positions)");
-  }
   if (n == 0 || heads == 0 || head_dim == 0) return;
   if (head_dim > kMaxHeadDim)
     fail_runtime("attention: head_dim ", head_dim, " is above the CUDA kernel's ", kMaxHeadDim);

@@ -7,13 +7,7 @@
 namespace ps::cuda {
 
 void copy_columns(const OpContext& ctx, const TensorView& src, int64_t col0, const TensorView& dst) {
-  check_tensor("copy_columns", "src", src, src.dtype);
-  check_tensor("copy_columns", "dst", dst, src.dtype);
-  check_rank("copy_columns", "src", src, 2);
-  check_rank("copy_columns", "dst", dst, 2);
   const int64_t rows = src.shape[0], width = src.shape[1], k = dst.shape[1];
-  if (dst.shape[0] != rows || col0 < 0 || col0 + k > width)
-    fail_runtime("copy_columns: columns ", col0, "+", k, " of ", src.shape.str(), " into ", dst.shape.str());
   if (rows == 0 || k == 0) return;
   const size_t es = dtype_size(src.dtype);
   const auto* from = static_cast<const char*>(src.data) + static_cast<size_t>(col0) * es;

@@ -1,19 +1,15 @@
-// Argument checks shared by the CUDA ops, with the CPU ops' wording ("rms_norm: weight has shape
-// [7], expected [8]"): a mismatch is a bug in the caller, and the message names the op and the
-// tensor. Shape, rank and count checks are backend-neutral and come from kernels/cpu/cpu_check.h.
+// What the CUDA ops share on the host: the backend's rule for each tensor (Backend::check_tensor,
+// which kernels/common/op_checks.cpp runs before the shape checks, so every op's tensors are
+// checked before its kernel runs), the op's stream, and checked narrowing to the int arguments
+// of launches and library calls. A failure names the op and the tensor.
 #pragma once
 
 #include <cuda_runtime_api.h>
 
-#include "kernels/cpu/cpu_check.h"
-#include "kernels/op_context.h"
+#include "kernels/common/op_context.h"
+#include "runtime/core/tensor.h"
 
 namespace ps::cuda {
-
-using cpu::check_count;
-using cpu::check_rank;
-using cpu::check_shape;
-using cpu::views_overlap;
 
 // A tensor on the current CUDA device, of `dtype`, with memory behind it (null only when empty).
 // A tensor on another device is an error rather than a peer access: ops run where the caller set

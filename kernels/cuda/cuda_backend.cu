@@ -1,10 +1,11 @@
-// The CUDA backend: every op of ops.h on device tensors (kernels/cuda/cuda_ops.h, one op per
+// The CUDA backend: every op of the op list on device tensors (kernels/cuda/cuda_ops.h, one op per
 // file), its memory table (cuda_memory.cpp), and device discovery.
 #include <cuda_runtime_api.h>
 
 #include <string>
 
-#include "kernels/backend.h"
+#include "kernels/common/backend.h"
+#include "kernels/cuda/cuda_args.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_ops.h"
 
@@ -42,27 +43,10 @@ Backend make_cuda_backend() {
   Backend b;
   b.name = "cuda";
   b.kind = DeviceKind::CUDA;
-  OpTable& t = b.ops;
-  t.embedding = cuda::embedding;
-  t.add = cuda::add;
-  t.gelu_tanh = cuda::gelu_tanh;
-  t.relu = cuda::relu;
-  t.gelu_erf = cuda::gelu_erf;
-  t.silu = cuda::silu;
-  t.tanh_act = cuda::tanh_act;
-  t.gather_rows = cuda::gather_rows;
-  t.copy_columns = cuda::copy_columns;
-  t.silu_mul = cuda::silu_mul;
-  t.layer_norm = cuda::layer_norm;
-  t.rms_norm = cuda::rms_norm;
-  t.linear = cuda::linear;
-  t.rope = cuda::rope;
-  t.kv_store = cuda::kv_store;
-  t.attention = cuda::attention;
-  t.softmax = cuda::softmax;
-  t.log_softmax = cuda::log_softmax;
-  t.sample = cuda::sample;
-  t.copy = cuda::copy;
+#define PS_CUDA_OP(name, Signature) b.ops.name = cuda::name;
+  PS_OP_LIST(PS_CUDA_OP)
+#undef PS_CUDA_OP
+  b.check_tensor = cuda::check_tensor;
   b.memory = cuda::cuda_memory_table();
   b.device_count = cuda_device_count;
   b.device_name = cuda_device_name;

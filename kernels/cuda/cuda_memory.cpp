@@ -10,7 +10,7 @@
 
 #include <cstdio>
 
-#include "kernels/backend.h"
+#include "kernels/common/backend.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "runtime/core/error.h"

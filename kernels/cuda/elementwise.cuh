@@ -27,8 +27,7 @@ constexpr int kElementwiseThreads = 256;
 
 // x = f(x) in place, x of any dtype.
 template <class F>
-void launch_unary(const OpContext& ctx, const char* op, const TensorView& x, F f) {
-  check_tensor(op, "x", x, x.dtype);
+void launch_unary(const OpContext& ctx, const TensorView& x, F f) {
   const int64_t n = x.numel();
   if (n == 0) return;
   dispatch_dtype(x.dtype, [&](auto tag) {
@@ -41,13 +40,7 @@ void launch_unary(const OpContext& ctx, const char* op, const TensorView& x, F f
 
 // out = f(a, b) over equal shapes (out may alias a or b: each element is read before written).
 template <class F>
-void launch_binary(const OpContext& ctx, const char* op, const char* a_name, const TensorView& a,
-                   const char* b_name, const TensorView& b, const TensorView& out, F f) {
-  check_tensor(op, a_name, a, a.dtype);
-  check_tensor(op, b_name, b, a.dtype);
-  check_tensor(op, "out", out, a.dtype);
-  check_shape(op, b_name, b, a.shape);
-  check_shape(op, "out", out, a.shape);
+void launch_binary(const OpContext& ctx, const TensorView& a, const TensorView& b, const TensorView& out, F f) {
   const int64_t n = a.numel();
   if (n == 0) return;
   dispatch_dtype(a.dtype, [&](auto tag) {

@@ -12,7 +12,7 @@ struct SiluMul {
 }  // namespace
 
 void silu_mul(const OpContext& ctx, const TensorView& gate, const TensorView& up, const TensorView& out) {
-  launch_binary(ctx, "silu_mul", "gate", gate, "up", up, out, SiluMul{});
+  launch_binary(ctx, gate, up, out, SiluMul{});
 }
 
 }  // namespace ps::cuda

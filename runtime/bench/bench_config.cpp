@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/core/error.h"
+#include "runtime/core/hash.h"
 #include "runtime/core/json_util.h"
 
 namespace ps {
@@ -11,14 +12,6 @@ namespace ps {
 namespace {
 
 const std::vector<std::string> kSweepKeys = {"micro_batches", "batch", "stages"};
-
-// SplitMix64: a well-mixed 64-bit hash, so neighbouring (request, position) pairs get unrelated ids.
-uint64_t mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
 
 }  // namespace
 
@@ -88,10 +81,12 @@ std::string requests_synthetic(int64_t n, int64_t prompt_len, int64_t max_new_to
   std::string out;
   for (int64_t i = 0; i < n; ++i) {
     std::vector<int64_t> ids(static_cast<size_t>(prompt_len));
-    for (int64_t p = 0; p < prompt_len; ++p)
-      ids[static_cast<size_t>(p)] =
-          1 + static_cast<int64_t>(mix(mix(seed) ^ mix(static_cast<uint64_t>(i) << 32 | static_cast<uint64_t>(p))) %
-                                   static_cast<uint64_t>(vocab - 1));
+    // splitmix64 mixes well, so neighbouring (request, position) pairs get unrelated ids.
+    for (int64_t p = 0; p < prompt_len; ++p) {
+      const uint64_t at = static_cast<uint64_t>(i) << 32 | static_cast<uint64_t>(p);
+      const uint64_t h = splitmix64(splitmix64(seed) ^ splitmix64(at));
+      ids[static_cast<size_t>(p)] = 1 + static_cast<int64_t>(h % static_cast<uint64_t>(vocab - 1));
+    }
     Json j = {{"id", str("bench-", i)}, {"prompt_ids", ids}};
     if (max_new_tokens > 0) j["max_new_tokens"] = max_new_tokens;
     out += j.dump() + "\n";

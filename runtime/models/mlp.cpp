@@ -1,6 +1,8 @@
 // The `mlp` family: a plain sequential model from JSON (linear, activation, norm layers). Rows
 // are samples; there is no KV cache and no head, the last layer's output is the result.
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "kernels/ops.h"
 #include "runtime/models/family_stages.h"
@@ -9,7 +11,11 @@ namespace ps {
 
 namespace {
 
-std::string layer_tensor(int i, const char* leaf) { return "layers." + std::to_string(i) + "." + leaf; }
+// One layer's weights: a linear layer's weight and optional bias, a norm's scale and bias (none
+// for an activation).
+struct MlpLayerWeights {
+  Weight weight, bias;
+};
 
 void apply_activation(const OpContext& ctx, Activation a, const TensorView& x) {
   switch (a) {
@@ -24,7 +30,9 @@ void apply_activation(const OpContext& ctx, Activation a, const TensorView& x) {
 class MlpStage final : public StageModel {
  public:
   MlpStage(const ModelSpec& spec, StageWeights weights, int first, int last, const StageOptions& options)
-      : StageModel(spec, std::move(weights), first, last, options) {}
+      : StageModel(spec, std::move(weights), first, last, options) {
+    for (int i = first; i <= last; ++i) layers_.push_back(bind_layer(i));
+  }
 
   void forward(const OpContext& ctx, const TokenBatch& batch, const TensorView& in, OwnedTensor& out) override {
     const int64_t rows = in.shape[0];
@@ -34,11 +42,11 @@ class MlpStage final : public StageModel {
     ops::copy(ctx, in, x);
     for (int i = first_; i <= last_; ++i) {
       const LayerSpec& l = spec_->layers[static_cast<size_t>(i)];
+      const MlpLayerWeights& lw = layers_[static_cast<size_t>(i - first_)];
       switch (l.kind) {
         case LayerKind::MlpLinear: {
           const TensorView y = scratch(buf_[1 - cur], rows, l.out_features);
-          ops::linear(ctx, x, w(layer_tensor(i, "weight")), ops::WeightLayout::OutIn,
-                      l.bias ? w(layer_tensor(i, "bias")) : TensorView{}, y);
+          ops::linear(ctx, x, lw.weight.view, ops::WeightLayout::OutIn, lw.bias.view, y);
           x = y;
           cur = 1 - cur;
           break;
@@ -47,11 +55,10 @@ class MlpStage final : public StageModel {
           apply_activation(ctx, l.activation, x);
           break;
         case LayerKind::MlpLayerNorm:
-          ops::layer_norm(ctx, x, w(layer_tensor(i, "weight")), w(layer_tensor(i, "bias")),
-                          static_cast<float>(l.eps), x);
+          ops::layer_norm(ctx, x, lw.weight.view, lw.bias.view, static_cast<float>(l.eps), x);
           break;
         case LayerKind::MlpRmsNorm:
-          ops::rms_norm(ctx, x, w(layer_tensor(i, "weight")), static_cast<float>(l.eps), x);
+          ops::rms_norm(ctx, x, lw.weight.view, static_cast<float>(l.eps), x);
           break;
         default:
           fail_runtime("layer ", i, " (", l.name, ") is not an mlp layer");
@@ -62,6 +69,29 @@ class MlpStage final : public StageModel {
   }
 
  private:
+  MlpLayerWeights bind_layer(int i) const {
+    const LayerSpec& l = spec_->layers[static_cast<size_t>(i)];
+    const std::string p = "layers." + std::to_string(i) + ".";
+    MlpLayerWeights lw;
+    switch (l.kind) {
+      case LayerKind::MlpLinear:
+        lw.weight = bind(p + "weight");
+        lw.bias = bind_if(l.bias, p + "bias");
+        break;
+      case LayerKind::MlpLayerNorm:
+        lw.weight = bind(p + "weight");
+        lw.bias = bind(p + "bias");
+        break;
+      case LayerKind::MlpRmsNorm:
+        lw.weight = bind(p + "weight");
+        break;
+      default:
+        break;  // activations have no weights; forward() rejects a kind that is not an mlp layer
+    }
+    return lw;
+  }
+
+  std::vector<MlpLayerWeights> layers_;  // entry i - first_ is layer i's
   OwnedTensor buf_[2];
 };
 

@@ -63,11 +63,6 @@ uint64_t StageModel::scratch_bytes() const {
   return b;
 }
 
-TensorView StageModel::w_opt(const std::string& name) const {
-  auto it = weights_.tensors.find(name);
-  return it == weights_.tensors.end() ? TensorView{} : it->second;
-}
-
 std::unique_ptr<StageModel> stage_model_load(const ModelSpec& spec, const Checkpoint& ckpt, int first, int last,
                                              const StageOptions& options) {
   if (first < 0 || last < first || last >= spec.num_layers())

@@ -6,10 +6,11 @@
 
 #include <memory>
 #include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
-#include "kernels/op_context.h"
+#include "kernels/common/op_context.h"
 #include "kernels/owned_tensor.h"
 #include "runtime/spec/model_spec.h"
 #include "runtime/core/tensor.h"
@@ -25,6 +26,13 @@ struct TokenBatch {
   std::vector<int32_t> logit_rows;  // rows the head turns into logits, in output order
 
   int64_t rows() const { return static_cast<int64_t>(slots.size()); }
+};
+
+// One weight as a layer's forward reads it, bound once when the stage is built (the forward
+// never looks a tensor up by name). A struct of its own rather than a bare view, so that
+// low-precision weights can carry their scales beside the view.
+struct Weight {
+  TensorView view;  // empty for an optional tensor the config leaves out (a bias)
 };
 
 struct StageOptions {
@@ -76,13 +84,15 @@ class StageModel {
         last_(last),
         device_(options.device),
         dtype_(options.dtype) {}
-  const TensorView& w(const std::string& name) const { return weights_.get(name); }
+  // The loaded tensor `name` (the spec's tensor name), for a family's constructor to bind into its
+  // layer structs; a runtime error naming the tensor if the stage did not load it.
+  Weight bind(const std::string& name) const { return Weight{weights_.get(name)}; }
+  // bind(name) when the config has the tensor (`present`), else an empty weight.
+  Weight bind_if(bool present, const std::string& name) const { return present ? bind(name) : Weight{}; }
   // Scratch tensor `t` shaped [rows, cols] on the stage's device in its dtype; remembers the
   // widest cols asked of each tensor for reserve(). Each scratch tensor must stay the same member
   // (never swapped with another).
   TensorView scratch(OwnedTensor& t, int64_t rows, int64_t cols);
-  // An optional tensor (a bias the config may or may not have); empty view when absent.
-  TensorView w_opt(const std::string& name) const;
 
   const ModelSpec* spec_;
   StageWeights weights_;

@@ -31,6 +31,14 @@ TransformerStage::TransformerStage(const ModelSpec& spec, StageWeights weights, 
              spec.n_kv_heads, spec.head_dim, options.device, options.dtype),
       first_block_(first_block_of(spec, first, last)) {}
 
+std::vector<int> TransformerStage::stage_blocks() const {
+  std::vector<int> blocks;
+  for (int i = first_; i <= last_; ++i)
+    if (spec_->layers[static_cast<size_t>(i)].kind == LayerKind::Block)
+      blocks.push_back(spec_->layers[static_cast<size_t>(i)].block);
+  return blocks;
+}
+
 void TransformerStage::attend(const OpContext& ctx, const TokenBatch& batch, int local, const TensorView& q,
                               const TensorView& k, const TensorView& v) {
   const int64_t rows = batch.rows();
@@ -63,7 +71,7 @@ void TransformerStage::forward(const OpContext& ctx, const TokenBatch& batch, co
         embed(ctx, batch, x);
         break;
       case LayerKind::Block:
-        block(ctx, batch, layer.block, layer.block - first_block_, x);
+        block(ctx, batch, layer.block - first_block_, x);
         break;
       case LayerKind::Head: {
         // Only the rows that need logits go through the norm and the (large) head GEMM.
@@ -72,7 +80,7 @@ void TransformerStage::forward(const OpContext& ctx, const TokenBatch& batch, co
         ops::gather_rows(ctx, x, batch.logit_rows, g);
         final_norm(ctx, g);
         out.reshape(Shape{n, spec_->vocab_size});
-        ops::linear(ctx, g, w(head_weight_name()), ops::WeightLayout::OutIn, TensorView{}, out.view);
+        ops::linear(ctx, g, head_weight().view, ops::WeightLayout::OutIn, TensorView{}, out.view);
         return;
       }
       default:

@@ -1,9 +1,10 @@
 // The layer loop shared by the transformer families: embedding, blocks and head run in the
-// order of the model's layer list; each family supplies its embedding, its block and its final
-// norm. Scratch activations live here and are reused across calls (they only grow).
+// order of the model's layer list; each family supplies its embedding, its block, its final
+// norm and its head weight, from the layer structs it binds when built. Scratch activations live
+// here and are reused across calls (they only grow).
 #pragma once
 
-#include <string>
+#include <vector>
 
 #include "runtime/models/kv_cache.h"
 #include "runtime/models/stage_model.h"
@@ -18,10 +19,15 @@ class TransformerStage : public StageModel {
   TransformerStage(const ModelSpec& spec, StageWeights weights, int first, int last, const StageOptions& options);
 
   virtual void embed(const OpContext& ctx, const TokenBatch& batch, const TensorView& x) = 0;
-  // One block in place on x [rows, hidden]; `local` indexes this stage's KV cache.
-  virtual void block(const OpContext& ctx, const TokenBatch& batch, int block, int local, const TensorView& x) = 0;
+  // The stage's block `local` (0 = its first block; it also indexes the KV cache) in place on
+  // x [rows, hidden].
+  virtual void block(const OpContext& ctx, const TokenBatch& batch, int local, const TensorView& x) = 0;
   virtual void final_norm(const OpContext& ctx, const TensorView& x) = 0;
-  virtual std::string head_weight_name() const = 0;
+  // The LM head [vocab, hidden] (stored [out, in]); called only on a stage that holds the head.
+  virtual const Weight& head_weight() const = 0;
+
+  // The model's block numbers this stage holds, in order: entry `local` is block() `local`'s.
+  std::vector<int> stage_blocks() const;
 
   // Attention over the cache for rows whose q, k, v are computed: stores k/v, then attends.
   // q [rows, heads*head_dim], k/v [rows, kv_heads*head_dim]; result in attn_ [rows, heads*head_dim].

@@ -4,7 +4,7 @@
 #include <array>
 #include <cstring>
 
-#include "kernels/backend.h"
+#include "kernels/common/backend.h"
 
 namespace ps {
 

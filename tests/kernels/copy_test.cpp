@@ -16,7 +16,7 @@
 #include <tuple>
 #include <vector>
 
-#include "kernels/backend.h"
+#include "kernels/common/backend.h"
 #include "kernels/kernel_test_util.h"
 #include "kernels/ops.h"
 

@@ -6,7 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "kernels/backend.h"
+#include "kernels/common/backend.h"
+#include "kernels/common/op_list.h"
 #include "kernels/cuda_test_util.h"
 #include "kernels/kernel_test_util.h"
 #include "kernels/ops.h"
@@ -30,19 +31,11 @@ TEST(CudaBackendTest, DiscoversDevices) {
 TEST(CudaBackendTest, FillsEveryOp) {
   const Backend* cuda = cuda_backend_or_null();
   if (!cuda) GTEST_SKIP() << "built with PIPESHARD_CUDA=OFF";
-  const OpTable& t = cuda->ops;
-  const void* entries[] = {
-      reinterpret_cast<const void*>(t.embedding), reinterpret_cast<const void*>(t.add),
-      reinterpret_cast<const void*>(t.gelu_tanh), reinterpret_cast<const void*>(t.relu),
-      reinterpret_cast<const void*>(t.gelu_erf),  reinterpret_cast<const void*>(t.silu),
-      reinterpret_cast<const void*>(t.tanh_act),  reinterpret_cast<const void*>(t.gather_rows),
-      reinterpret_cast<const void*>(t.copy_columns), reinterpret_cast<const void*>(t.silu_mul),
-      reinterpret_cast<const void*>(t.layer_norm), reinterpret_cast<const void*>(t.rms_norm),
-      reinterpret_cast<const void*>(t.linear),    reinterpret_cast<const void*>(t.rope),
-      reinterpret_cast<const void*>(t.kv_store),  reinterpret_cast<const void*>(t.attention),
-      reinterpret_cast<const void*>(t.softmax),   reinterpret_cast<const void*>(t.log_softmax),
-      reinterpret_cast<const void*>(t.sample),    reinterpret_cast<const void*>(t.copy)};
-  for (size_t i = 0; i < std::size(entries); ++i) EXPECT_NE(entries[i], nullptr) << "op table entry " << i;
+  // Every op of the list (kernels/common/op_list.h), so a new op cannot be left out.
+#define PS_EXPECT_FILLED(name, Signature) EXPECT_NE(cuda->ops.name, nullptr) << "op " #name;
+  PS_OP_LIST(PS_EXPECT_FILLED)
+#undef PS_EXPECT_FILLED
+  EXPECT_NE(cuda->check_tensor, nullptr);
   const MemoryTable& m = cuda->memory;
   const void* memory[] = {
       reinterpret_cast<const void*>(m.alloc),          reinterpret_cast<const void*>(m.free),

@@ -87,13 +87,14 @@ TEST_P(CudaOpsTest, EmbeddingGatherRowsAndCopyColumns) {
   const std::vector<int32_t> ids{3, 0, 49, 3, 17, 8, 8, 22, 1};
   DeviceTensor dt_table = dev(table, Shape{50, 24}), out = poisoned(Shape{9, 24});
   std::vector<float> ref(9 * 24);
-  ops::embedding(gpu, dt_table.view(), ids, out.view());
-  ops::embedding(cpu, view_of(table, Shape{50, 24}), ids, view_of(ref, Shape{9, 24}));
+  ops::embedding(gpu, dt_table.view(), ids, out.view(), false);
+  ops::embedding(cpu, view_of(table, Shape{50, 24}), ids, view_of(ref, Shape{9, 24}), false);
   expect_close(out, ref, "embedding");
   ops::embedding(gpu, dt_table.view(), ids, out.view(), true);
   ops::embedding(cpu, view_of(table, Shape{50, 24}), ids, view_of(ref, Shape{9, 24}), true);
   expect_close(out, ref, "embedding accumulate");
-  EXPECT_THROW(ops::embedding(gpu, dt_table.view(), std::vector<int32_t>{50}, poisoned(Shape{1, 24}).view()), Error);
+  EXPECT_THROW(ops::embedding(gpu, dt_table.view(), std::vector<int32_t>{50}, poisoned(Shape{1, 24}).view(), false),
+               Error);
 
   const std::vector<int32_t> rows{3, 0, 9, 3};
   std::vector<float> src = rnd(10 * 16), got_ref(4 * 16);

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/backend.h"
+#include "kernels/common/backend.h"
 #include "runtime/core/dtype.h"
 #include "runtime/core/error.h"
 #include "runtime/core/tensor.h"

@@ -23,7 +23,7 @@ TEST_P(EmbeddingTest, GathersAndAccumulates) {
         summed[o] = gathered[o] + base[o];
       }
     std::vector<float> out(base.size(), -7.0f);
-    ops::embedding(ctx(), view_of(table, Shape{vocab, hidden}), ids, view_of(out, Shape{n, hidden}));
+    ops::embedding(ctx(), view_of(table, Shape{vocab, hidden}), ids, view_of(out, Shape{n, hidden}), false);
     EXPECT_EQ(rel_error(out, gathered), 0.0) << "hidden=" << hidden;
     ops::embedding(ctx(), view_of(table, Shape{vocab, hidden}), ids, view_of(base, Shape{n, hidden}), true);
     EXPECT_LT(rel_error(base, summed), 1e-7) << "hidden=" << hidden;
@@ -36,7 +36,7 @@ TEST_P(EmbeddingTest, IdOutsideVocabularyIsInputError) {
   for (int32_t bad : {4, -1}) {
     const std::vector<int32_t> ids{1, bad};
     try {
-      ops::embedding(ctx(), view_of(table, Shape{4, 2}), ids, view_of(out, Shape{2, 2}));
+      ops::embedding(ctx(), view_of(table, Shape{4, 2}), ids, view_of(out, Shape{2, 2}), false);
       FAIL() << "no error for id " << bad;
     } catch (const Error& e) {
       EXPECT_EQ(e.kind(), ErrorKind::InvalidInput);
@@ -50,7 +50,7 @@ TEST_P(EmbeddingTest, OutputShapeIsChecked) {
   auto table = random_floats(4 * 2, 24);
   std::vector<float> out(3 * 2);
   const std::vector<int32_t> ids{0, 1};
-  EXPECT_THROW(ops::embedding(ctx(), view_of(table, Shape{4, 2}), ids, view_of(out, Shape{3, 2})), Error);
+  EXPECT_THROW(ops::embedding(ctx(), view_of(table, Shape{4, 2}), ids, view_of(out, Shape{3, 2}), false), Error);
 }
 
 }  // namespace

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "kernels/backend.h"
-#include "kernels/op_context.h"
+#include "kernels/common/backend.h"
+#include "kernels/common/op_context.h"
 #include "runtime/core/tensor.h"
 #include "runtime/core/thread_pool.h"
 

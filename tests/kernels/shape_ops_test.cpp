@@ -5,7 +5,7 @@
 #include <random>
 
 #include "kernels/owned_tensor.h"
-#include "kernels/backend.h"
+#include "kernels/common/backend.h"
 #include "kernels/ops.h"
 #include "runtime/core/thread_pool.h"
 

@@ -18,7 +18,7 @@
 #include <thread>
 
 #include "kernels/owned_tensor.h"
-#include "kernels/backend.h"
+#include "kernels/common/backend.h"
 #include "kernels/ops.h"
 #include "runtime/core/error.h"
 #include "runtime/drivers/local_model.h"
@@ -177,7 +177,7 @@ void BM_Embedding(benchmark::State& state) {
   std::vector<int32_t> ids(kPrompt);
   for (int32_t i = 0; i < kPrompt; ++i) ids[static_cast<size_t>(i)] = (i * 977) % kVocab;
   run_and_report(state, threads, 0, 4.0 * 2 * kPrompt * kHidden,
-                 [&] { ops::embedding(c.ctx, table.view, ids, out.view); });
+                 [&] { ops::embedding(c.ctx, table.view, ids, out.view, false); });
 }
 
 BENCHMARK(BM_Linear)

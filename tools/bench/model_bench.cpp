@@ -17,6 +17,7 @@
 #include <memory>
 
 #include "kernels/cpu/blas_threads.h"
+#include "kernels/ops.h"
 #include "runtime/drivers/local_model.h"
 
 namespace ps {

@@ -1,7 +1,7 @@
 // pipeshard devices: the backends linked into this build and the devices each one sees.
 #include <cstdio>
 
-#include "kernels/backend.h"
+#include "kernels/common/backend.h"
 #include "runtime/core/thread_pool.h"
 #include "tools/cli/args.h"
 #include "tools/cli/commands.h"

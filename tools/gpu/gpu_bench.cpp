@@ -25,7 +25,7 @@
 #include <thread>
 #include <vector>
 
-#include "kernels/backend.h"
+#include "kernels/common/backend.h"
 #include "kernels/ops.h"
 #include "runtime/core/error.h"
 

@@ -1,38 +1,23 @@
-// Backends as small tables of operations (as ggml does): a backend fills an OpTable; ops.h
-// dispatches through it. The registry maps a device kind to its backend. The CPU backend is
-// always there; the CUDA backend is a separate target, registered only in a CUDA build, so no
-// shared header changes with the build.
+// Backends as small tables of operations (as ggml does): a backend fills an OpTable; kernels/ops.h
+// checks each call's arguments (op_checks.h) and dispatches through it. The registry maps a
+// device kind to its backend. The CPU backend is always there; the CUDA backend is a separate
+// target, registered only in a CUDA build, so no shared header changes with the build.
 #pragma once
 
 #include <span>
 #include <string>
 #include <vector>
 
-#include "kernels/op_types.h"
+#include "kernels/common/op_list.h"
+#include "kernels/common/op_types.h"
 
 namespace ps {
 
+// One function pointer per op of op_list.h, null where a backend has no kernel for it.
 struct OpTable {
-  op_type::Embedding* embedding = nullptr;
-  op_type::Binary* add = nullptr;
-  op_type::Unary* gelu_tanh = nullptr;
-  op_type::Unary* relu = nullptr;
-  op_type::Unary* gelu_erf = nullptr;
-  op_type::Unary* silu = nullptr;
-  op_type::Unary* tanh_act = nullptr;
-  op_type::GatherRows* gather_rows = nullptr;
-  op_type::CopyColumns* copy_columns = nullptr;
-  op_type::Binary* silu_mul = nullptr;
-  op_type::LayerNorm* layer_norm = nullptr;
-  op_type::RmsNorm* rms_norm = nullptr;
-  op_type::Linear* linear = nullptr;
-  op_type::Rope* rope = nullptr;
-  op_type::KvStore* kv_store = nullptr;
-  op_type::Attention* attention = nullptr;
-  op_type::Unary* softmax = nullptr;
-  op_type::Unary* log_softmax = nullptr;
-  op_type::Sample* sample = nullptr;
-  op_type::Copy* copy = nullptr;
+#define PS_OP_TABLE_SLOT(name, Signature) op_type::Signature* name = nullptr;
+  PS_OP_LIST(PS_OP_TABLE_SLOT)
+#undef PS_OP_TABLE_SLOT
 };
 
 // Memory, streams and events of a backend's devices. On the CPU memory is plain 64-byte aligned
@@ -64,17 +49,22 @@ struct Backend {
   DeviceKind kind = DeviceKind::CPU;
   OpTable ops;
   MemoryTable memory;
+  // The backend's own rule for each tensor argument of an op (its dtype, its device, memory
+  // behind it), which op_checks.cpp runs on every tensor before the shape checks. `dtype` is the
+  // dtype of the call's first tensor, for a backend whose tensors of one call share it. copy's
+  // two sides follow their own rule, in each backend's copy. Null: no rule.
+  void (*check_tensor)(const char* op, const char* name, const TensorView& t, DType dtype) = nullptr;
   int (*device_count)() = nullptr;
   std::string (*device_name)(int index) = nullptr;
 };
 
-// The backend for a device kind; InvalidInput naming the device when it is not built in or has
+// The registry (kernels/backend_registry.cpp, in pipeshard_kernels). The backend for a device kind; InvalidInput naming the device when it is not built in or has
 // no such device ("cuda:3: this build has no CUDA backend (built with PIPESHARD_CUDA=OFF)").
 const Backend& backend_get(const Device& device);
 // Every backend linked into this binary.
 std::vector<const Backend*> backend_list();
 
-// Defined by each backend target.
+// Defined by each backend target (kernels/cpu, kernels/cuda).
 const Backend& cpu_backend();
 const Backend& cuda_backend();  // only in a CUDA build
 

@@ -1,12 +1,15 @@
-// The type of each op of ops.h, written once: the OpTable (backend.h) holds pointers to them and
-// each backend declares its ops with them (cpu/cpu_ops.h, cuda/cuda_ops.h), so a signature cannot
-// drift between the table and a backend. Meanings are documented in ops.h.
+// The signature of each op, written once: op_list.h names each op's signature, and everything
+// made from the list (the OpTable, the op checks, the ops:: entry points, both backends'
+// declarations) has exactly that type, so a signature cannot drift between them. Ops are
+// documented in op_list.h; several ops share a signature (Unary, Binary).
 #pragma once
 
 #include <cstdint>
 #include <span>
 
-#include "kernels/ops.h"
+#include "kernels/common/op_context.h"
+#include "kernels/common/op_params.h"
+#include "runtime/core/tensor.h"
 
 namespace ps::op_type {
 

@@ -12,26 +12,13 @@
 //                        h = splitmix64(h ^ request_hash)
 //                        h = splitmix64(h ^ uint64(position))    (two's complement)
 //                        return (h >> 11) * 2^-53                 (exact: 53 bits, in [0, 1))
-#include "kernels/ops.h"
+#include "kernels/common/op_params.h"
+
+#include "runtime/core/hash.h"
 
 namespace ps::ops {
 
-namespace {
-
-uint64_t splitmix64(uint64_t x) {
-  uint64_t z = x + 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-}  // namespace
-
-uint64_t sample_request_hash(std::string_view request_id) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (const char c : request_id) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
-  return h;
-}
+uint64_t sample_request_hash(std::string_view request_id) { return fnv1a64(request_id); }
 
 double sample_uniform(const SampleKey& key) {
   uint64_t h = splitmix64(key.seed);
