@@ -1,4 +1,4 @@
-// Partition algorithms: pure functions from costs to a boundary array (STYLE.md, after DeepSpeed's
+// Partition algorithms: pure functions from costs to a boundary array (after DeepSpeed's
 // partition_uniform / partition_balanced). parts has stages + 1 entries, parts[0] = 0,
 // parts[stages] = layers, and stage s owns layers [parts[s], parts[s+1]); every stage owns at
 // least one layer.

@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "partitioner/topology.h"
 #include "runtime/core/error.h"
 #include "runtime/core/files.h"
 
@@ -232,17 +233,16 @@ std::string plan_dump(const Plan& p) {
 
 void plan_write(const Plan& plan, const std::string& path) { file_write_atomic(path, plan_dump(plan)); }
 
-int plan_world_size(const Plan& plan) { return plan.replicas * plan.num_stages(); }
+int plan_world_size(const Plan& plan) { return topology_world(topology_from_plan(plan)); }
 
 RankPlacement plan_rank_placement(const Plan& plan, int rank) {
-  const int P = plan.num_stages();
-  PS_CHECK(rank >= 0 && rank < plan_world_size(plan), "rank ", rank, " of ", plan_world_size(plan));
+  const RankCoord c = coord_of(topology_from_plan(plan), rank);
   RankPlacement r;
   r.rank = rank;
-  r.replica = rank / P;
-  r.stage = rank % P;
+  r.replica = c.replica;
+  r.stage = c.stage;
+  r.node = c.node;
   const StagePlan& s = plan.stages[static_cast<size_t>(r.stage)];
-  r.node = s.node;
   r.device = s.device;
   if (!s.device.is_cpu()) {
     int stride = 0;  // 1 + the largest GPU index the stages use on this node

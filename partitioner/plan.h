@@ -5,7 +5,8 @@
 // and everything else takes a default. `model` is a model folder (config.json; the runtime also
 // reads its weights), relative to the plan file's folder unless absolute.
 //
-// Ranks: a plan with P stages and R replicas runs R * P workers; rank = replica * P + stage.
+// Ranks: a plan with P stages and R replicas runs R * P workers; rank = replica * P + stage
+// (topology_from_plan, partitioner/topology.h, is that numbering and who talks to whom).
 // Rank r runs stage r % P of replica r / P, on the node that stage names. On that node a CPU
 // stage of every replica runs on the CPU (stages share its cores); a GPU stage "cuda:N" of
 // replica k runs on cuda:(N + k * S), where S = 1 + the largest GPU index that the plan's stages
@@ -90,7 +91,8 @@ void plan_write(const Plan& plan, const std::string& path);  // atomically
 std::pair<int, int> plan_parse_layers(const std::string& text, const std::string& where);
 std::string plan_layers_str(const StagePlan& s);  // "0-12", or "7" for one layer
 
-// Where rank `rank` runs (see the comment at the top).
+// Where rank `rank` runs (see the comment at the top): its coordinates from the plan's topology,
+// and its device.
 struct RankPlacement {
   int rank = 0, replica = 0, stage = 0, node = 0;
   Device device;

@@ -1,8 +1,9 @@
-// Pipeline schedules as data (STYLE.md). make_schedule(kind, stage, stages, micro_batches) is a
-// pure function returning the instructions ONE stage runs in one round. The runtime's executor
-// runs them with a flat switch over InstrKind; the simulator (simulator.h) times the very same lists
-// against the cost model; schedule_check (schedule_check.h) proves the ranks' lists pair every
-// send with a receive before anything runs.
+// Pipeline schedules as data (docs/DESIGN.md, "Schedules and the executor").
+// make_schedule(kind, stage, stages, micro_batches) is a pure function returning the instructions
+// ONE stage runs in one round. The runtime's executor runs them with a flat switch over
+// InstrKind; the simulator (simulator.h) times the very same lists against the cost model;
+// schedule_check (schedule_check.h) proves the ranks' lists pair every send with a receive
+// before anything runs.
 //
 // Semantics the executor and the simulator share:
 //   - a stage runs its list in order, one instruction at a time;

@@ -1,7 +1,7 @@
 // The plans one benchmark configuration runs: the pipeline under test -- made by the planner
 // from a model and a cluster, or a given plan with the configuration's workload -- and the
 // one-stage reference with the same replicas, micro-batch split and threads as its stage 0,
-// whose results the pipeline's must equal bit for bit (DESIGN.md invariants).
+// whose results the pipeline's must equal bit for bit (docs/DESIGN.md, "Invariants the tests hold").
 #pragma once
 
 #include <optional>

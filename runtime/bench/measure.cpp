@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 
+#include "partitioner/topology.h"
 #include "runtime/core/error.h"
 
 namespace ps {
@@ -90,6 +91,7 @@ RunMeasure measure_run(const std::vector<RankRecord>& ranks, const MeasureSpec& 
   const int R = static_cast<int>(ranks.size()) / P;
   if (R * P != static_cast<int>(ranks.size()))
     fail_input("measure: ", ranks.size(), " ranks are not replicas of ", P, " stages");
+  const Topology topo = topology_make(R, P);  // the records are sorted by rank (rank_records_read)
 
   RunMeasure m;
   double first = 0, last = 0;
@@ -123,10 +125,12 @@ RunMeasure measure_run(const std::vector<RankRecord>& ranks, const MeasureSpec& 
     s.bytes_sent += r.transport.bytes_sent;
     s.peak_rss_bytes = std::max(s.peak_rss_bytes, r.peak_rss_bytes);
     s.load_s = std::max(s.load_s, r.load_s);
-    const int base = r.replica * P;
-    if (r.stage == 0) latencies(t, tl[static_cast<size_t>(base + P - 1)], spec, ttft, tpot);
+    const PipelinePeers peers = pipeline_peers(topo, rank_of(topo, r.replica, r.stage));
+    if (r.stage == 0) latencies(t, tl[static_cast<size_t>(peers.last)], spec, ttft, tpot);
+    // Where its messages go: activations to the next stage, the last stage's tokens to the first.
+    const int to = r.stage < P - 1 ? peers.next : peers.first;
     if (P > 1 && (r.stage < P - 1 || spec.mode == Mode::Generate))
-      transfers(t, tl[static_cast<size_t>(base + (r.stage + 1) % P)], xfer[static_cast<size_t>(r.stage)]);
+      transfers(t, tl[static_cast<size_t>(to)], xfer[static_cast<size_t>(r.stage)]);
   }
   for (size_t i = 0; i < m.stages.size(); ++i) {
     StageMeasure& s = m.stages[i];

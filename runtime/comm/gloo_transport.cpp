@@ -1,6 +1,6 @@
 #include "runtime/comm/gloo_transport.h"
 
-#include <gloo/rendezvous/context.h>
+#include <gloo/transport/context.h>
 #include <gloo/transport/tcp/device.h>
 #include <gloo/transport/unbound_buffer.h>
 
@@ -8,6 +8,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
+#include <cstring>
 #include <deque>
 #include <exception>
 #include <map>
@@ -17,6 +18,7 @@
 #include "runtime/comm/gloo_store_adapter.h"
 #include "runtime/comm/net.h"
 #include "runtime/core/error.h"
+#include "runtime/core/hash.h"
 
 namespace ps {
 namespace {
@@ -37,13 +39,8 @@ enum class Dir { Send, Recv };
 // while the header lets the receiver report a mismatch instead of waiting for a payload that
 // cannot match. Slots must come from a small set: Gloo keeps bookkeeping per slot it has seen,
 // and a slot per message grew a long job's memory without bound (found by tools/soak.sh).
-uint64_t mix64(uint64_t x) {  // splitmix64's finaliser
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 uint64_t header_slot(uint64_t) { return 0; }
-uint64_t payload_slot(uint64_t, uint64_t nbytes) { return (mix64(nbytes + 1) << 1) | 1; }
+uint64_t payload_slot(uint64_t, uint64_t nbytes) { return (splitmix64_mix(nbytes + 1) << 1) | 1; }
 
 struct Counters {
   std::atomic<uint64_t> bytes_sent{0}, bytes_received{0}, sends{0}, recvs{0};
@@ -190,6 +187,34 @@ class GlooCompletion final : public Completion {
   std::shared_ptr<GlooOp> op_;
 };
 
+// A rank's pair addresses in the store: for each peer, its rank (int32), the address's length
+// (uint32) and the address bytes (Gloo's own encoding).
+void address_append(std::vector<char>& out, int peer, const std::vector<char>& address) {
+  const int32_t p = peer;
+  const uint32_t n = static_cast<uint32_t>(address.size());
+  out.insert(out.end(), reinterpret_cast<const char*>(&p), reinterpret_cast<const char*>(&p) + sizeof p);
+  out.insert(out.end(), reinterpret_cast<const char*>(&n), reinterpret_cast<const char*>(&n) + sizeof n);
+  out.insert(out.end(), address.begin(), address.end());
+}
+
+// The address that rank `owner` published for its pair with rank `self`.
+std::vector<char> address_for(const std::vector<char>& blob, int owner, int self) {
+  size_t at = 0;
+  while (at < blob.size()) {
+    int32_t p = 0;
+    uint32_t n = 0;
+    if (blob.size() - at < sizeof p + sizeof n) fail_runtime("the addresses rank ", owner, " published are truncated");
+    std::memcpy(&p, blob.data() + at, sizeof p);
+    std::memcpy(&n, blob.data() + at + sizeof p, sizeof n);
+    at += sizeof p + sizeof n;
+    if (n > blob.size() - at) fail_runtime("the addresses rank ", owner, " published are truncated");
+    const auto begin = blob.begin() + static_cast<std::ptrdiff_t>(at);
+    if (p == self) return std::vector<char>(begin, begin + static_cast<std::ptrdiff_t>(n));
+    at += n;
+  }
+  fail_runtime("rank ", owner, " does not connect to rank ", self, " (both ends of a pair must list each other as peers)");
+}
+
 // Gloo writes with writev(), which raises SIGPIPE on a connection the peer has closed; the
 // default action would kill this process before the error could name the peer.
 void ignore_sigpipe_unless_handled() {
@@ -212,11 +237,12 @@ class GlooTransport final : public Transport {
     } catch (const std::exception& e) {
       fail_runtime(self, ": cannot use address '", o.bind_address, "': ", e.what());
     }
-    ctx_ = std::make_shared<gloo::rendezvous::Context>(rank_, world_);
+    set_peers(o.peers);
+    ctx_ = dev->createContext(rank_, world_);
     ctx_->setTimeout(o.connect_timeout);
     GlooStoreAdapter adapter(store, o.store_prefix, o.connect_timeout);
     try {
-      ctx_->connectFullMesh(adapter, dev);
+      connect_pairs(adapter);
     } catch (const Error& e) {
       rethrow_with_context(e, self + ": connecting to the other ranks");
     } catch (const std::exception& e) {
@@ -226,7 +252,7 @@ class GlooTransport final : public Transport {
 
   ~GlooTransport() override {
     for (auto& entry : channels_) entry.second->stop();
-    ctx_->closeConnections();  // nothing more lands in buffers posted by ops still referenced
+    for (int p : peers_) ctx_->getPair(p)->close();  // nothing more lands in buffers posted by ops still referenced
   }
 
   int rank() const override { return rank_; }
@@ -274,11 +300,37 @@ class GlooTransport final : public Transport {
     PS_CHECK(t.data != nullptr || t.nbytes() == 0, "gloo: tensor without memory");
   }
 
+  // The peers, checked: other ranks of the world, each once; unset: every other rank.
+  void set_peers(const std::optional<std::vector<int>>& peers) {
+    is_peer_.assign(static_cast<size_t>(world_), false);
+    for (int r = 0; r < world_; ++r)
+      if (r != rank_ && (!peers || std::find(peers->begin(), peers->end(), r) != peers->end())) peers_.push_back(r);
+    for (int p : peers ? *peers : peers_) {
+      if (p < 0 || p >= world_ || p == rank_)
+        fail_input("gloo transport rank ", rank_, " of ", world_, ": peer ", p, " is not another rank of the job");
+      if (is_peer_[static_cast<size_t>(p)]) fail_input("gloo transport rank ", rank_, ": peer ", p, " listed twice");
+      is_peer_[static_cast<size_t>(p)] = true;
+    }
+  }
+
+  // Each rank publishes the address of its pair for each peer under its own key, then connects
+  // its pairs in rank order, as Gloo's full mesh does: the end that waits for a connection waits
+  // only for the end that makes it, which never waits, so the ranks cannot wait in a cycle.
+  void connect_pairs(GlooStoreAdapter& store) {
+    std::vector<char> mine;
+    for (int p : peers_) address_append(mine, p, ctx_->createPair(p)->address().bytes());
+    store.set(std::to_string(rank_), mine);
+    for (int p : peers_) ctx_->getPair(p)->connect(address_for(store.get(std::to_string(p)), p, rank_));
+  }
+
   std::unique_ptr<Completion> post(Dir dir, int peer, void* data, size_t nbytes, const std::string& kind) {
     const char* verb = dir == Dir::Send ? "send to" : "recv from";
     if (peer < 0 || peer >= world_ || peer == rank_)
       fail_runtime("gloo rank ", rank_, ": ", verb, " rank ", peer, ": not a peer (ranks 0..", world_ - 1,
                    " other than this one)");
+    if (!is_peer_[static_cast<size_t>(peer)])
+      fail_runtime("gloo rank ", rank_, ": ", verb, " rank ", peer, ": rank ", rank_, " is not connected to rank ", peer,
+                   " (its peers: ", peers_str(), ")");
     auto op = std::make_shared<GlooOp>();
     op->dir = dir;
     op->self = rank_;
@@ -308,8 +360,16 @@ class GlooTransport final : public Transport {
     return *ch;
   }
 
+  std::string peers_str() const {
+    std::string out;
+    for (int p : peers_) out += (out.empty() ? "" : ", ") + std::to_string(p);
+    return out.empty() ? "none" : out;
+  }
+
   int rank_, world_;
-  std::shared_ptr<gloo::rendezvous::Context> ctx_;
+  std::vector<int> peers_;       // sorted
+  std::vector<bool> is_peer_;  // by rank
+  std::shared_ptr<gloo::transport::Context> ctx_;
   Counters counters_;
   std::mutex mu_;  // channels_, hook_
   std::map<std::pair<int, int>, std::unique_ptr<Channel>> channels_;  // (direction, peer), made on first use

@@ -1,6 +1,8 @@
 // The Gloo transport: the Transport interface over Gloo's TCP pairs (Debian's libgloo), for
-// tensors in host memory. One full mesh of TCP connections per job, bootstrapped through our
-// store; sends and receives are Gloo unbound-buffer operations whose slots follow posting order.
+// tensors in host memory. One TCP connection per pair of ranks that talk (the pipeline's
+// neighbours and its first and last stage: topology_link_peers, partitioner/topology.h), not a
+// full mesh, bootstrapped through our store; sends and receives are Gloo unbound-buffer
+// operations whose slots follow posting order.
 //
 // Gloo's connections carry no authentication or encryption: anyone who can reach the bound
 // address can talk to them. Bind to loopback for single-node runs, to the interface of a trusted
@@ -9,7 +11,9 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "runtime/comm/store.h"
 #include "runtime/comm/transport.h"
@@ -27,9 +31,12 @@ struct GlooTransportOptions {
   std::chrono::milliseconds connect_timeout{30000};
   // Store keys go under this prefix, so several transports can share one store.
   std::string store_prefix = "gloo/";
+  // The ranks this one exchanges messages with; unset: every other rank (a full mesh). Both ends
+  // of a pair must list each other. A send or receive to any other rank fails at once.
+  std::optional<std::vector<int>> peers;
 };
 
-// Connects to every other rank (all ranks call it; it returns once the mesh is up) or throws
+// Connects to each peer (every rank calls it; it returns once its pairs are up) or throws
 // ps::Error naming this rank and what failed. Ignores SIGPIPE process-wide unless the program set
 // its own handler: Gloo writes with writev(), and a peer that died must be an error naming it,
 // not a signal that kills this process.

@@ -4,14 +4,9 @@
 #include <cstring>
 
 #include "kernels/ops.h"
+#include "runtime/engine/results_format.h"
 
 namespace ps {
-
-int64_t forward_context_needed(const std::vector<Request>& reqs) {
-  size_t n = 1;
-  for (const auto& r : reqs) n = std::max(n, r.prompt_ids.size());
-  return static_cast<int64_t>(n);
-}
 
 std::vector<ScoreResult> forward_run(StageModel& model, const OpContext& ctx, const std::vector<Request>& reqs,
                                      const ForwardOptions& options) {
@@ -38,12 +33,8 @@ std::vector<ScoreResult> forward_run(StageModel& model, const OpContext& ctx, co
     if (options.all_logits) options.all_logits->insert(options.all_logits->end(), p, p + logits.view.numel());
     for (size_t i = begin; i < end; ++i) {
       const float* row = p + static_cast<int64_t>(last_row_of[i - begin]) * vocab;
-      ScoreResult r;
+      ScoreResult r = score_logits(ctx, std::span<const float>(row, static_cast<size_t>(vocab)), options.top_logprobs);
       r.id = reqs[i].id;
-      r.top_logprobs = ops::top_logprobs(ctx, std::span<const float>(row, static_cast<size_t>(vocab)),
-                                         std::max(options.top_logprobs, 1));
-      r.next_token = r.top_logprobs.front().first;  // greedy: the most probable (lowest id on ties)
-      if (options.top_logprobs == 0) r.top_logprobs.clear();
       results.push_back(std::move(r));
     }
   }

@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "runtime/engine/sequence.h"  // forward_context_needed: the cache a scoring run needs
 #include "runtime/io/requests.h"
 #include "runtime/models/stage_model.h"
 
@@ -21,7 +22,5 @@ struct ForwardOptions {
 std::vector<ScoreResult> forward_run(StageModel& model, const OpContext& ctx, const std::vector<Request>& reqs,
                                      const ForwardOptions& options);
 std::vector<MlpResult> mlp_run(StageModel& model, const OpContext& ctx, const std::vector<Request>& reqs, int batch);
-// Positions a scoring batch needs per slot: the longest prompt.
-int64_t forward_context_needed(const std::vector<Request>& reqs);
 
 }  // namespace ps

@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "kernels/backend.h"
+#include "kernels/common/backend.h"
 #include "runtime/core/thread_pool.h"
 #include "runtime/models/stage_model.h"
 #include "runtime/placement/placement.h"

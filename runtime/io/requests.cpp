@@ -11,7 +11,7 @@
 
 namespace ps {
 
-std::string RequestSource::where() const { return file + ": line " + std::to_string(line); }
+std::string RequestOrigin::where() const { return file + ": line " + std::to_string(line); }
 
 namespace {
 
@@ -41,7 +41,7 @@ std::vector<int32_t> parse_token_list(const JsonField& f, const char* key, const
 
 }  // namespace
 
-Request request_parse(std::string_view line, const ModelSpec& spec, const RequestSource& src) {
+Request request_parse(std::string_view line, const ModelSpec& spec, const RequestOrigin& src) {
   const Json j = json_parse(line, src.where());
   if (!j.is_object()) fail_input(src.where(), ": expected a JSON object, got ", json_type_name(j));
   const JsonField f{j, src.where() + ":"};
@@ -110,7 +110,7 @@ std::vector<Request> requests_read(const std::string& path, const ModelSpec& spe
   while (std::getline(in, line)) {
     ++n;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    RequestSource src{path, n};
+    RequestOrigin src{path, n};
     Request r = request_parse(line, spec, src);
     if (!ids.insert(r.id).second) fail_input(src.where(), ": id: '", r.id, "' appears twice");
     out.push_back(std::move(r));
@@ -119,21 +119,29 @@ std::vector<Request> requests_read(const std::string& path, const ModelSpec& spe
   return out;
 }
 
-std::string result_line(const GenerationResult& r) {
-  Json j = {{"id", r.id}, {"output_ids", r.output_ids}, {"finish_reason", r.finish_reason}};
-  return j.dump();
-}
+Json result_fields(const GenerationResult& r) { return {{"output_ids", r.output_ids}, {"finish_reason", r.finish_reason}}; }
 
-std::string result_line(const ScoreResult& r) {
+Json result_fields(const ScoreResult& r) {
   Json lp = Json::array();
   for (const auto& [tok, v] : r.top_logprobs) lp.push_back(Json::array({tok, v}));
-  Json j = {{"id", r.id}, {"next_token", r.next_token}, {"top_logprobs", lp}};
+  return {{"next_token", r.next_token}, {"top_logprobs", lp}};
+}
+
+Json result_fields(const MlpResult& r) { return {{"output", r.output}}; }
+
+namespace {
+
+template <class R>
+std::string line_with_id(const R& r) {
+  Json j = result_fields(r);
+  j["id"] = r.id;
   return j.dump();
 }
 
-std::string result_line(const MlpResult& r) {
-  Json j = {{"id", r.id}, {"output", r.output}};
-  return j.dump();
-}
+}  // namespace
+
+std::string result_line(const GenerationResult& r) { return line_with_id(r); }
+std::string result_line(const ScoreResult& r) { return line_with_id(r); }
+std::string result_line(const MlpResult& r) { return line_with_id(r); }
 
 }  // namespace ps

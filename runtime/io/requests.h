@@ -1,4 +1,4 @@
-// Request and result lines (DESIGN.md "Requests in, results out"). Every command that runs a
+// Request and result lines (docs/DESIGN.md "Requests in, results out"). Every command that runs a
 // model reads and writes these JSON Lines; results keep the input order.
 #pragma once
 
@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/core/json_util.h"
 #include "runtime/spec/model_spec.h"
 
 namespace ps {
@@ -25,7 +26,7 @@ struct Request {
 };
 
 // Where a request came from, for messages: "requests.jsonl: line 3".
-struct RequestSource {
+struct RequestOrigin {
   std::string file;
   int64_t line = 0;
   std::string where() const;
@@ -34,7 +35,7 @@ struct RequestSource {
 // Parses one request line and validates it against the model (ids inside the vocabulary, the
 // prompt within the context, mlp input of the model's width). InvalidInput names the source and
 // the field ("requests.jsonl: line 3: prompt_ids[4]: token 70000 is outside the vocabulary (50257)").
-Request request_parse(std::string_view line, const ModelSpec& spec, const RequestSource& src);
+Request request_parse(std::string_view line, const ModelSpec& spec, const RequestOrigin& src);
 // Reads a whole JSONL file (blank lines skipped); request ids must be unique.
 std::vector<Request> requests_read(const std::string& path, const ModelSpec& spec);
 
@@ -55,6 +56,11 @@ struct MlpResult {
   std::vector<float> output;
 };
 
+// A result's JSON fields without its "id": what a rank publishes and the journal keeps (the
+// engine's results_format.h). result_line adds the id: one layout per kind of result.
+Json result_fields(const GenerationResult& r);
+Json result_fields(const ScoreResult& r);
+Json result_fields(const MlpResult& r);
 std::string result_line(const GenerationResult& r);
 std::string result_line(const ScoreResult& r);
 std::string result_line(const MlpResult& r);

@@ -1,8 +1,6 @@
 #include "kernels/owned_tensor.h"
 #include "runtime/pipeline/executor.h"
 
-#include <nlohmann/json.hpp>
-
 #include "kernels/ops.h"
 
 #include "partitioner/schedule_check.h"
@@ -19,6 +17,7 @@ struct StageExecutor::Slot {
   std::vector<std::unique_ptr<Completion>> sends;
   std::array<int32_t, kMbHeaderInts> recv_header{};
   std::unique_ptr<Completion> header_recv;
+  int header_from = -1;            // the rank header_recv was posted to
   std::vector<int32_t> recv_meta;
   std::vector<int32_t> tokens;     // sampled here (last stage) or received (first stage)
   std::vector<int32_t> token_msg;  // [n, tokens...] on the wire
@@ -37,13 +36,27 @@ void wait_all(std::vector<std::unique_ptr<Completion>>& v, std::chrono::millisec
 }  // namespace
 
 StageExecutor::StageExecutor(const ExecutorConfig& cfg, StageModel& model, const OpContext& ctx, Transport* transport,
-                             RequestFeed* feed, ResultSink* sink)
-    : cfg_(cfg), model_(model), ctx_(ctx), transport_(transport), feed_(feed), sink_(sink) {
-  PS_CHECK(cfg.stages == 1 || transport, "a multi-stage pipeline needs a transport");
-  PS_CHECK(cfg.stage != 0 || feed, "the first stage needs a request feed");
+                             Engine* engine, ScoreFormatter* scores)
+    : cfg_(cfg), me_(coord_of(cfg.topology, cfg.rank)), model_(model), ctx_(ctx), transport_(transport),
+      engine_(engine), scores_(scores) {
+  const int stages = cfg.topology.stages;
+  PS_CHECK(stages == 1 || transport, "a multi-stage pipeline needs a transport");
+  PS_CHECK(me_.stage != 0 || engine, "the first stage needs the engine");
+  PS_CHECK(me_.stage + 1 != stages || cfg.mode != Mode::Forward || scores, "the last stage needs a formatter");
+  // What is checked is what runs: the lists of every stage together, then this stage's own kept.
+  const ScheduleSource source = cfg.schedule ? cfg.schedule : schedule_source_default(stages, cfg.micro_batches);
+  executor_check_schedules(cfg.mode, stages, source);
+  for (RoundKind k : {RoundKind::Forward, RoundKind::Prefill, RoundKind::Decode, RoundKind::Drain}) {
+    lists_[static_cast<size_t>(k)] = source(k, me_.stage);
+    for (const Instruction& ins : list(k))  // the check knows no micro-batch count; the slots do
+      if (ins.mb < 0 || ins.mb >= cfg.micro_batches)
+        fail_runtime(peer_name(cfg.rank), ": ", round_kind_name(k), " instruction ", instruction_str(me_.stage, ins),
+                     " names micro-batch ", ins.mb, " of ", cfg.micro_batches);
+  }
   const Device dev = model.device();
-  if (cfg.stage > 0) recv_through_host_ = !transport->carries(dev, rank_of(cfg.stage - 1));
-  if (cfg.stage + 1 < cfg.stages) send_through_host_ = !transport->carries(dev, rank_of(cfg.stage + 1));
+  const PipelinePeers peers = pipeline_peers(cfg.topology, cfg.rank);  // activations: from prev, to next
+  if (peers.prev >= 0) recv_through_host_ = !transport->carries(dev, peers.prev);
+  if (peers.next >= 0) send_through_host_ = !transport->carries(dev, peers.next);
   for (int i = 0; i < cfg.micro_batches; ++i) {
     auto s = std::make_unique<Slot>();
     s->in = OwnedTensor(dev, cfg.in_dtype);
@@ -65,8 +78,16 @@ StageExecutor::~StageExecutor() {
   }
 }
 
-std::string StageExecutor::peer_name(int stage) const {
-  return str("rank ", rank_of(stage), " (replica ", cfg_.replica, " stage ", stage, ")");
+std::string StageExecutor::peer_name(int rank) const {
+  const RankCoord c = coord_of(cfg_.topology, rank);
+  return str("rank ", rank, " (replica ", c.replica, " stage ", c.stage, ")");
+}
+
+int StageExecutor::peer_rank(const Instruction& ins) const {
+  if (ins.peer < 0 || ins.peer >= cfg_.topology.stages || ins.peer == me_.stage)
+    fail_runtime(peer_name(cfg_.rank), ": instruction ", instruction_str(me_.stage, ins), " names peer stage ", ins.peer,
+                 ", not another stage of its ", cfg_.topology.stages, "-stage pipeline");
+  return stage_peer_rank(cfg_.topology, cfg_.rank, ins.peer);
 }
 
 void StageExecutor::reserve() {
@@ -79,7 +100,7 @@ void StageExecutor::reserve() {
   const int64_t in_width = activation_width(model_.spec(), model_.first_layer() - 1);
   const int64_t out_rows = model_.has_head() ? seqs : max_rows;
   for (auto& s : slots_) {
-    if (cfg_.stage > 0) (recv_through_host_ ? s->host_in : s->in).reserve(max_rows * in_width);
+    if (me_.stage > 0) (recv_through_host_ ? s->host_in : s->in).reserve(max_rows * in_width);
     s->out.reserve(out_rows * model_.output_width());
     if (send_through_host_) s->host_out.reserve(out_rows * model_.output_width());
   }
@@ -90,20 +111,31 @@ void StageExecutor::run() {
   reserve();
   t0_ = Clock::now();
   start_unix_s_ = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  const bool forward = cfg_.mode == Mode::Forward;
-  RoundKind kind = forward ? RoundKind::Forward : RoundKind::Prefill;
-  if (cfg_.stage > 0) post_header_recv(0);
-  for (;;) {
-    last_round_seen_ = false;
-    for (const Instruction& ins : make_schedule(kind, cfg_.stage, cfg_.stages, cfg_.micro_batches)) execute(ins);
-    ++round_;
-    if (last_round_seen_) break;
-    kind = forward ? RoundKind::Forward : RoundKind::Decode;
+  const RoundKind first = cfg_.mode == Mode::Forward ? RoundKind::Forward : RoundKind::Prefill;
+  if (const Instruction* r = next_recv_act(first, 0)) post_header_recv(r->mb, peer_rank(*r));
+  for (std::optional<RoundKind> k = first; k; k = next_round(*k)) {
+    kind_ = *k;
+    if (kind_ != RoundKind::Drain) last_round_seen_ = false;  // the drain follows the round that set it
+    for (pc_ = 0; pc_ < list(kind_).size(); ++pc_) execute(list(kind_)[pc_]);
+    if (kind_ != RoundKind::Drain) ++round_;
   }
-  if (!forward)
-    for (const Instruction& ins : make_schedule(RoundKind::Drain, cfg_.stage, cfg_.stages, cfg_.micro_batches))
-      execute(ins);
   for (auto& s : slots_) wait_all(s->sends, cfg_.timeout);
+}
+
+std::optional<RoundKind> StageExecutor::next_round(RoundKind k) const {
+  const bool forward = cfg_.mode == Mode::Forward;
+  if (k == RoundKind::Drain || (last_round_seen_ && forward)) return std::nullopt;
+  if (last_round_seen_) return RoundKind::Drain;
+  return forward ? RoundKind::Forward : RoundKind::Decode;
+}
+
+const Instruction* StageExecutor::next_recv_act(RoundKind k, size_t from) const {
+  for (size_t i = from; i < list(k).size(); ++i)
+    if (list(k)[i].op == InstrKind::RecvAct) return &list(k)[i];
+  if (const std::optional<RoundKind> next = next_round(k))
+    for (const Instruction& ins : list(*next))
+      if (ins.op == InstrKind::RecvAct) return &ins;
+  return nullptr;
 }
 
 void StageExecutor::execute(const Instruction& ins) {
@@ -122,10 +154,10 @@ void StageExecutor::dispatch(const Instruction& ins) {
     case InstrKind::Forward: do_forward(ins.mb); break;
     case InstrKind::Output: do_output(ins.mb); break;
     case InstrKind::Sample: do_sample(ins.mb); break;
-    case InstrKind::SendAct: do_send_act(ins.mb); break;
-    case InstrKind::RecvAct: do_recv_act(ins.mb); break;
-    case InstrKind::SendTokens: do_send_tokens(ins.mb); break;
-    case InstrKind::RecvTokens: do_recv_tokens(ins.mb); break;
+    case InstrKind::SendAct: do_send_act(ins.mb, peer_rank(ins)); break;
+    case InstrKind::RecvAct: do_recv_act(ins.mb, peer_rank(ins)); break;
+    case InstrKind::SendTokens: do_send_tokens(ins.mb, peer_rank(ins)); break;
+    case InstrKind::RecvTokens: do_recv_tokens(ins.mb, peer_rank(ins)); break;
     default: fail_runtime("executor: unknown instruction ", static_cast<int>(ins.op));
   }
 }
@@ -133,7 +165,7 @@ void StageExecutor::dispatch(const Instruction& ins) {
 void StageExecutor::do_load(int mb) {
   Slot& s = *slots_[static_cast<size_t>(mb)];
   const std::span<const int32_t> back = s.has_tokens ? std::span<const int32_t>(s.tokens) : std::span<const int32_t>();
-  feed_->load(mb, back, s.mb);
+  engine_->load(mb, back, s.mb);
   s.has_tokens = false;
   if (mb == cfg_.micro_batches - 1 && s.mb.last_round) last_round_seen_ = true;
 }
@@ -146,7 +178,7 @@ void StageExecutor::do_forward(int mb) {
     return;
   }
   TensorView in = recv_through_host_ ? s.host_in.view : s.in.view;  // forward copies it to the device
-  if (cfg_.stage == 0 && !s.mb.inputs.empty())  // mlp: the requests' numbers are the input
+  if (me_.stage == 0 && !s.mb.inputs.empty())  // mlp: the requests' numbers are the input
     in = TensorView{s.mb.inputs.data(), DType::F32, Device::cpu(), Shape{s.mb.rows(), model_.spec().input_size}};
   model_.forward(ctx_, s.mb.batch, in, s.out);
 }
@@ -154,42 +186,17 @@ void StageExecutor::do_forward(int mb) {
 void StageExecutor::do_output(int mb) {
   Slot& s = *slots_[static_cast<size_t>(mb)];
   const int64_t width = s.out.view.rank() == 2 ? s.out.view.shape[1] : 0;
-  const bool mlp = model_.spec().family == Family::Mlp;
-  const float* logits = host_f32(ctx_, s.out.view, logits_host_);
-  for (size_t i = 0; i < s.mb.seqs.size(); ++i) {
-    const int64_t row = mlp ? s.mb.batch.logit_rows[i] : static_cast<int64_t>(i);
-    const float* p = logits + row * width;
-    Json fields;
-    if (mlp) {
-      fields = {{"output", std::vector<float>(p, p + width)}};
-    } else {
-      const auto top = ops::top_logprobs(ctx_, std::span<const float>(p, static_cast<size_t>(width)),
-                                         std::max(cfg_.top_logprobs, 1));
-      Json lp = Json::array();
-      if (cfg_.top_logprobs > 0)
-        for (const auto& [tok, v] : top) lp.push_back(Json::array({tok, v}));
-      fields = {{"next_token", top.front().first}, {"top_logprobs", lp}};
-    }
-    sink_->publish(s.mb.seqs[i].request, fields.dump());
-  }
+  scores_->publish(ctx_, s.mb, host_f32(ctx_, s.out.view, logits_host_), width);
 }
 
 void StageExecutor::do_sample(int mb) {
   Slot& s = *slots_[static_cast<size_t>(mb)];
-  std::vector<ops::SamplingParams> params;
-  std::vector<ops::SampleKey> keys;
-  for (const SeqInfo& q : s.mb.seqs) {
-    params.push_back(q.sampling);
-    keys.push_back(q.key);
-  }
-  s.tokens.assign(s.mb.seqs.size(), 0);
-  if (!s.tokens.empty()) ops::sample(ctx_, s.out.view, params, keys, s.tokens);
+  batch_sample(ctx_, s.out.view, s.mb.seqs, s.tokens);
   s.has_tokens = true;  // one stage: Load of the next round applies them directly
 }
 
-void StageExecutor::do_send_act(int mb) {
+void StageExecutor::do_send_act(int mb, int peer) {
   Slot& s = *slots_[static_cast<size_t>(mb)];
-  const int peer = rank_of(cfg_.stage + 1);
   s.send_header = mb_header_encode(s.mb, model_.output_width());
   s.sends.push_back(transport_->send_i32(s.send_header, peer));
   if (s.mb.rows() == 0) return;
@@ -202,15 +209,18 @@ void StageExecutor::do_send_act(int mb) {
   s.sends.push_back(transport_->send(send_through_host_ ? s.host_out.view : s.out.view, peer));
 }
 
-void StageExecutor::post_header_recv(int mb) {
+void StageExecutor::post_header_recv(int mb, int peer) {
   Slot& s = *slots_[static_cast<size_t>(mb)];
-  s.header_recv = transport_->recv_i32(s.recv_header, rank_of(cfg_.stage - 1));
+  s.header_recv = transport_->recv_i32(s.recv_header, peer);
+  s.header_from = peer;
 }
 
-void StageExecutor::do_recv_act(int mb) {
+void StageExecutor::do_recv_act(int mb, int peer) {
   Slot& s = *slots_[static_cast<size_t>(mb)];
-  const std::string from = peer_name(cfg_.stage - 1);
-  if (!s.header_recv) post_header_recv(mb);
+  const std::string from = peer_name(peer);
+  if (!s.header_recv) post_header_recv(mb, peer);
+  PS_CHECK(s.header_from == peer, "the header of micro-batch ", mb, " was posted to rank ", s.header_from,
+           ", its instruction receives from ", from);
   s.header_recv->wait(cfg_.timeout);
   s.header_recv.reset();
   const int64_t width = activation_width(model_.spec(), model_.first_layer() - 1);
@@ -219,10 +229,10 @@ void StageExecutor::do_recv_act(int mb) {
   s.mb.last_round = h.last_round;
   if (h.rows > 0) {
     s.recv_meta.assign(static_cast<size_t>(mb_meta_ints(h)), 0);
-    auto meta = transport_->recv_i32(s.recv_meta, rank_of(cfg_.stage - 1));
+    auto meta = transport_->recv_i32(s.recv_meta, peer);
     OwnedTensor& dst = recv_through_host_ ? s.host_in : s.in;
     dst.reshape(Shape{h.rows, width});
-    auto act = transport_->recv(dst.view, rank_of(cfg_.stage - 1));
+    auto act = transport_->recv(dst.view, peer);
     meta->wait(cfg_.timeout);
     // Host transports wait here; NCCL orders the next compute after the receive on the device.
     transport_->stream_wait(*act, ctx_.stream, cfg_.timeout);
@@ -230,46 +240,55 @@ void StageExecutor::do_recv_act(int mb) {
   }
   if (mb == cfg_.micro_batches - 1 && h.last_round) last_round_seen_ = true;
   // Post the next header now, so it arrives while this micro-batch computes.
-  const bool more = mb + 1 < cfg_.micro_batches || !last_round_seen_;
-  if (more) post_header_recv((mb + 1) % cfg_.micro_batches);
+  if (const Instruction* next = next_recv_act(kind_, pc_ + 1)) post_header_recv(next->mb, peer_rank(*next));
 }
 
-void StageExecutor::do_send_tokens(int mb) {
+void StageExecutor::do_send_tokens(int mb, int peer) {
   Slot& s = *slots_[static_cast<size_t>(mb)];
   s.token_msg.assign(1, static_cast<int32_t>(s.tokens.size()));
   s.token_msg.insert(s.token_msg.end(), s.tokens.begin(), s.tokens.end());
   s.has_tokens = false;
-  s.sends.push_back(transport_->send_i32(s.token_msg, rank_of(0)));
+  s.sends.push_back(transport_->send_i32(s.token_msg, peer));
 }
 
-void StageExecutor::do_recv_tokens(int mb) {
+void StageExecutor::do_recv_tokens(int mb, int peer) {
   Slot& s = *slots_[static_cast<size_t>(mb)];
-  const size_t n = feed_->group_size(mb);
+  const size_t n = engine_->awaited(mb);
   s.token_msg.assign(n + 1, 0);
-  transport_->recv_i32(s.token_msg, rank_of(cfg_.stages - 1))->wait(cfg_.timeout);
+  transport_->recv_i32(s.token_msg, peer)->wait(cfg_.timeout);
   if (s.token_msg[0] != static_cast<int32_t>(n))
-    fail_runtime("tokens from ", peer_name(cfg_.stages - 1), ": ", s.token_msg[0], " for a group of ", n);
+    fail_runtime("tokens from ", peer_name(peer), ": ", s.token_msg[0], " for a group of ", n);
   s.tokens.assign(s.token_msg.begin() + 1, s.token_msg.end());
   s.has_tokens = true;
   // The drain round has no Load after it: apply the last tokens here.
   if (last_round_seen_ && cfg_.mode == Mode::Generate) {
-    MicroBatch scratch;
-    feed_->load(mb, s.tokens, scratch);
+    engine_->accept(mb, s.tokens);
     s.has_tokens = false;
   }
 }
 
-void executor_check_schedules(Mode mode, int stages, int micro_batches) {
+ScheduleSource schedule_source_default(int stages, int micro_batches) {
+  return [stages, micro_batches](RoundKind kind, int stage) { return make_schedule(kind, stage, stages, micro_batches); };
+}
+
+void executor_check_schedules(Mode mode, int stages, const ScheduleSource& source) {
   std::vector<std::vector<Instruction>> ranks;
   for (int s = 0; s < stages; ++s) {
+    std::vector<Instruction> program;
+    auto add = [&](RoundKind k) {
+      const std::vector<Instruction> round = source(k, s);
+      program.insert(program.end(), round.begin(), round.end());
+    };
     if (mode == Mode::Forward) {
-      auto one = make_schedule(RoundKind::Forward, s, stages, micro_batches);
-      auto two = one;
-      one.insert(one.end(), two.begin(), two.end());
-      ranks.push_back(one);
-    } else {
-      ranks.push_back(make_generate_program(s, stages, micro_batches, 2));
+      add(RoundKind::Forward);
+      add(RoundKind::Forward);
+    } else {  // make_generate_program's shape, from the source
+      add(RoundKind::Prefill);
+      add(RoundKind::Decode);
+      add(RoundKind::Decode);
+      add(RoundKind::Drain);
     }
+    ranks.push_back(std::move(program));
   }
   const ScheduleCheck c = schedule_check(ranks);
   if (!c.ok) fail_runtime("schedule check failed at step ", c.step, " on rank ", c.rank, ": ", c.error, "\n", c.grid);

@@ -14,9 +14,13 @@
 // first instruction (StageModel::reserve), so a long run's memory stays flat.
 // Every blocking wait has the executor's deadline; a dead peer ends the run with an error that
 // names its rank and the operation.
+// Peers: a send or receive goes to the rank of the stage its instruction names (Instruction::peer,
+// mapped by the job's topology), the very lists that executor_check_schedules checked.
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,18 +28,27 @@
 
 #include "kernels/owned_tensor.h"
 #include "partitioner/schedule.h"
+#include "partitioner/topology.h"
 #include "runtime/comm/transport.h"
 #include "runtime/events/instruction_event.h"
-#include "runtime/pipeline/request_feed.h"
+#include "runtime/engine/engine.h"
+#include "runtime/engine/results_format.h"
+#include "runtime/pipeline/micro_batch.h"
 
 namespace ps {
 
+// The instruction list that stage `stage` of a replica runs in a round of kind `kind`.
+using ScheduleSource = std::function<std::vector<Instruction>(RoundKind kind, int stage)>;
+// make_schedule for a replica of `stages` stages and `micro_batches` micro-batches.
+ScheduleSource schedule_source_default(int stages, int micro_batches);
+
 struct ExecutorConfig {
   Mode mode = Mode::Generate;
-  int stage = 0, stages = 1, micro_batches = 1;
-  int replica = 0;
-  int first_rank = 0;  // rank of this replica's stage 0 (= replica * stages)
-  int top_logprobs = 5;
+  Topology topology;  // the job's ranks
+  int rank = 0;       // this executor's: its replica and stage
+  int micro_batches = 1;
+  // Where its instruction lists come from; unset: schedule_source_default (tests hand in others).
+  ScheduleSource schedule;
   int slots = 1;
   int64_t max_ctx = 1;
   // The dtype the previous stage computes in, which is how its activations arrive (the model's
@@ -49,9 +62,10 @@ struct ExecutorConfig {
 
 class StageExecutor {
  public:
-  // `feed` only on the first stage; `sink` on the stage that produces results.
+  // `engine` only on the first stage (it hosts the requests); `scores` on the last stage when
+  // scoring (it formats and publishes the results).
   StageExecutor(const ExecutorConfig& cfg, StageModel& model, const OpContext& ctx, Transport* transport,
-                RequestFeed* feed, ResultSink* sink);
+                Engine* engine, ScoreFormatter* scores);
   ~StageExecutor();
 
   // Runs rounds until the first stage's last_round, then (generation) the drain round.
@@ -73,20 +87,29 @@ class StageExecutor {
   void do_forward(int mb);
   void do_output(int mb);
   void do_sample(int mb);
-  void do_send_act(int mb);
-  void do_recv_act(int mb);
-  void do_send_tokens(int mb);
-  void do_recv_tokens(int mb);
-  void post_header_recv(int mb);
-  std::string peer_name(int stage) const;
-  int rank_of(int stage) const { return cfg_.first_rank + stage; }
+  void do_send_act(int mb, int peer);
+  void do_recv_act(int mb, int peer);
+  void do_send_tokens(int mb, int peer);
+  void do_recv_tokens(int mb, int peer);
+  void post_header_recv(int mb, int peer);
+  // The round after one of kind `k`, as the run stands; nullopt after the last one.
+  std::optional<RoundKind> next_round(RoundKind k) const;
+  // The next RecvAct from position `from` of a round of kind `k` on, else in the next round.
+  const Instruction* next_recv_act(RoundKind k, size_t from) const;
+  int peer_rank(const Instruction& ins) const;  // the rank of the stage it names
+  std::string peer_name(int rank) const;         // "rank 4 (replica 1 stage 1)"
+  const std::vector<Instruction>& list(RoundKind k) const { return lists_[static_cast<size_t>(k)]; }
 
   ExecutorConfig cfg_;
+  RankCoord me_;
+  std::array<std::vector<Instruction>, 4> lists_;  // this stage's list per RoundKind, checked
+  RoundKind kind_ = RoundKind::Forward;           // the round running, and its instruction
+  size_t pc_ = 0;
   StageModel& model_;
   OpContext ctx_;
   Transport* transport_;
-  RequestFeed* feed_;
-  ResultSink* sink_;
+  Engine* engine_;
+  ScoreFormatter* scores_;
   std::vector<std::unique_ptr<Slot>> slots_;
   // The transport does not carry this stage's memory from the previous / to the next stage.
   bool recv_through_host_ = false, send_through_host_ = false;
@@ -98,9 +121,9 @@ class StageExecutor {
   double start_unix_s_ = 0;
 };
 
-// Checks the whole replica's schedules pair every send with a receive (forward rounds, or a
-// generation with two decode rounds), on every rank before anything runs. Runtime error with the
-// step x rank grid when they do not.
-void executor_check_schedules(Mode mode, int stages, int micro_batches);
+// Checks that the lists of every stage of a replica pair every send with a receive (two forward
+// rounds, or a generation with two decode rounds): the executor does before it runs. Runtime
+// error with the step x rank grid when they do not.
+void executor_check_schedules(Mode mode, int stages, const ScheduleSource& source);
 
 }  // namespace ps

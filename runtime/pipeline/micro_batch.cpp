@@ -26,13 +26,6 @@ uint64_t join(int32_t l, int32_t h) {
 
 }  // namespace
 
-void MicroBatch::clear() {
-  batch = TokenBatch{};
-  inputs.clear();
-  seqs.clear();
-  last_round = false;
-}
-
 std::array<int32_t, kMbHeaderInts> mb_header_encode(const MicroBatch& mb, int64_t width) {
   return {kMbMagic, static_cast<int32_t>(mb.rows()), static_cast<int32_t>(mb.seqs.size()),
           static_cast<int32_t>(width), mb.last_round ? 1 : 0};

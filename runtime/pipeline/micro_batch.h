@@ -1,6 +1,7 @@
-// A micro-batch as it travels down a pipeline: its rows (slot and position of each), the rows
-// that produce logits, and per sequence its request index and sampling settings. Token ids stay
-// on the first stage: only the embedding reads them, later stages receive activations.
+// A micro-batch (runtime/engine/batch.h) as it travels down a pipeline: its rows (slot and
+// position of each), the rows that produce logits, and per sequence its request index and
+// sampling settings. Token ids stay on the first stage: only the embedding reads them, later
+// stages receive activations.
 //
 // On the wire (through the Transport, which has no tags: the three messages of a micro-batch
 // are posted back to back and match in order):
@@ -17,26 +18,9 @@
 #include <span>
 #include <vector>
 
-#include "kernels/ops.h"
-#include "runtime/models/stage_model.h"
+#include "runtime/engine/batch.h"
 
 namespace ps {
-
-struct SeqInfo {
-  int32_t request = 0;  // index into the input file
-  ops::SamplingParams sampling;
-  ops::SampleKey key;
-};
-
-struct MicroBatch {
-  TokenBatch batch;           // tokens only on the first stage (mlp: slots/positions are 0)
-  std::vector<float> inputs;  // mlp, first stage only: [rows, input_size]
-  std::vector<SeqInfo> seqs;  // one per logit row, in logit-row order
-  bool last_round = false;    // the first stage ends the run after the round this closes
-
-  int64_t rows() const { return batch.rows(); }
-  void clear();
-};
 
 constexpr int kMbHeaderInts = 5;
 constexpr int32_t kMbMagic = 0x50534d42;  // "PSMB"

@@ -13,7 +13,7 @@
 
 namespace ps {
 
-void StoreResultSink::publish(int32_t request, const std::string& fields) {
+void StoreResultPublisher::publish(int32_t request, const std::string& fields) {
   const Json msg = {{"i", request}, {"r", Json::parse(fields)}};
   store_set_string(store_, "out/" + std::to_string(replica_) + "/" + std::to_string(next_++), msg.dump());
 }
@@ -129,6 +129,38 @@ void results_collect(Store& store, int replicas, size_t expected, ResultJournal&
       progress = true;
     }
     if (!progress) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+CollectorThread::CollectorThread(std::unique_ptr<Store> store, int replicas, size_t expected, ResultJournal& journal)
+    : store_(std::move(store)) {
+  thread_ = std::thread([this, replicas, expected, &journal] {
+    try {
+      results_collect(*store_, replicas, expected, journal, stop_);
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+    done_ = true;
+  });
+}
+
+CollectorThread::~CollectorThread() { stop_and_join(); }
+
+void CollectorThread::stop_and_join() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void CollectorThread::finish(std::chrono::steady_clock::time_point deadline) {
+  while (!done_ && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  stop_and_join();
+  if (!error_) return;
+  try {
+    std::rethrow_exception(error_);
+  } catch (const Error& e) {
+    rethrow_with_context(e, "collecting results");
+  } catch (const std::exception& e) {
+    fail_runtime("collecting results: ", e.what());
   }
 }
 

@@ -8,20 +8,26 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <exception>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "runtime/comm/store.h"
 #include "runtime/io/requests.h"
-#include "runtime/pipeline/result_sink.h"
+#include "runtime/engine/result_sink.h"
 
 namespace ps {
 
-class StoreResultSink final : public ResultSink {
+// Publishes a replica's results to the store (the first stage's through the engine's
+// PublishingSink when generating, the last stage's through its ScoreFormatter when scoring).
+class StoreResultPublisher final : public ResultPublisher {
  public:
-  StoreResultSink(Store& store, int replica) : store_(store), replica_(replica) {}
+  StoreResultPublisher(Store& store, int replica) : store_(store), replica_(replica) {}
   void publish(int32_t request, const std::string& fields) override;
 
  private:
@@ -58,5 +64,29 @@ class ResultJournal {
 // journaled) until `expected` more have arrived or `stop` is set. Polls every replica's next key;
 // never blocks longer than a poll.
 void results_collect(Store& store, int replicas, size_t expected, ResultJournal& journal, const std::atomic<bool>& stop);
+
+// Rank 0: results_collect on a thread of its own, over a store client of its own, while the rank
+// runs its stage. A failure there is kept, not printed: finish() rethrows it as
+// "collecting results: <what>", so the job ends with the collector's own message.
+class CollectorThread {
+ public:
+  CollectorThread(std::unique_ptr<Store> store, int replicas, size_t expected, ResultJournal& journal);
+  // Stops and joins (an error elsewhere is already on its way; this one is dropped).
+  ~CollectorThread();
+  CollectorThread(const CollectorThread&) = delete;
+  CollectorThread& operator=(const CollectorThread&) = delete;
+
+  // Waits until the collector has every expected result or has failed, at most until
+  // `deadline`; then stops and joins it. Rethrows its failure.
+  void finish(std::chrono::steady_clock::time_point deadline);
+
+ private:
+  void stop_and_join();
+
+  std::unique_ptr<Store> store_;
+  std::atomic<bool> stop_{false}, done_{false};
+  std::exception_ptr error_;  // written by the thread before done_, read after the join
+  std::thread thread_;
+};
 
 }  // namespace ps

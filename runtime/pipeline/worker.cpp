@@ -1,6 +1,6 @@
 #include "runtime/pipeline/worker.h"
+#include "runtime/pipeline/worker_phases.h"
 
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "partitioner/plan_validate.h"
+#include "partitioner/topology.h"
 #include "runtime/comm/fault_injection.h"
 #include "runtime/comm/gloo_transport.h"
 #include "runtime/comm/link_choice.h"
@@ -20,8 +21,9 @@
 #include "runtime/comm/rendezvous.h"
 #include "runtime/comm/tcp_store_client.h"
 #include "runtime/comm/tcp_store_server.h"
-#include "runtime/drivers/forward.h"
-#include "runtime/drivers/local_model.h"
+#include "runtime/engine/engine.h"
+#include "runtime/engine/results_format.h"
+#include "runtime/models/stage_model.h"
 #include "runtime/pipeline/executor.h"
 #include "runtime/placement/placement.h"
 #include "runtime/pipeline/rank_metrics.h"
@@ -31,14 +33,6 @@ namespace ps {
 
 namespace {
 
-// What rank 0 decides for everyone from the whole input: the KV-cache length and the requests
-// already done (resume). Published as "job/config" so every stage sizes its cache alike.
-struct JobConfig {
-  int64_t max_ctx = 1;
-  size_t requests = 0;
-  std::vector<int32_t> skip;
-};
-
 std::string job_config_encode(const JobConfig& c) {
   return Json{{"max_ctx", c.max_ctx}, {"requests", c.requests}, {"skip", c.skip}}.dump();
 }
@@ -46,11 +40,6 @@ std::string job_config_encode(const JobConfig& c) {
 JobConfig job_config_decode(const std::string& s) {
   const Json j = Json::parse(s);
   return {j.at("max_ctx").get<int64_t>(), j.at("requests").get<size_t>(), j.at("skip").get<std::vector<int32_t>>()};
-}
-
-int64_t context_needed(Mode mode, const std::vector<Request>& reqs, const GenerateDefaults& d, const ModelSpec& spec) {
-  if (spec.family == Family::Mlp) return 1;
-  return mode == Mode::Forward ? forward_context_needed(reqs) : generate_context_needed(reqs, d, spec.max_positions);
 }
 
 // A stage's compute threads: the plan's, the flag's, or the cores shared by this node's stages.
@@ -68,10 +57,10 @@ std::string host_name() {
   return buf;
 }
 
-// Gloo between every pair of ranks, and NCCL for the activations between this rank and each
-// neighbouring stage on a GPU of its own (link_choice.h). Every rank publishes where it runs so
-// that both ends of a pair route alike.
-std::unique_ptr<Transport> pipeline_transport_create(Store& store, const WorkerEnv& env, const Plan& plan,
+// Gloo between the pairs of ranks that talk (topology_links), and NCCL for the activations
+// between this rank and each neighbouring stage on a GPU of its own (link_choice.h). Every rank
+// publishes where it runs so that both ends of a pair route alike.
+std::unique_ptr<Transport> pipeline_transport_create(Store& store, const WorkerEnv& env, const Topology& topo,
                                                      const RankPlacement& place, const std::string& bind,
                                                      std::chrono::milliseconds timeout, const StageDevice& dev) {
   GlooTransportOptions g;
@@ -79,15 +68,17 @@ std::unique_ptr<Transport> pipeline_transport_create(Store& store, const WorkerE
   g.world = env.world;
   g.bind_address = bind;
   g.connect_timeout = timeout;
+  g.peers = topology_link_peers(topo, env.rank);
   std::unique_ptr<Transport> gloo = gloo_transport_create(store, g);
 
   store_set_string(store, str("place/", env.rank), rank_place_encode(RankPlace{host_name(), place.device, ""}));
   std::vector<RankPlace> places;
   for (int r = 0; r < env.world; ++r)
     places.push_back(rank_place_decode(r, store_get_string(store, str("place/", r), timeout)));
-  std::vector<int> neighbours;
-  if (place.stage > 0) neighbours.push_back(env.rank - 1);
-  if (place.stage + 1 < plan.num_stages()) neighbours.push_back(env.rank + 1);
+  const PipelinePeers pp = pipeline_peers(topo, env.rank);
+  std::vector<int> neighbours;  // the ranks activations come from and go to
+  for (int n : {pp.prev, pp.next})
+    if (n >= 0) neighbours.push_back(n);
   const std::set<int> peers = device_peers(env.rank, neighbours, places);
   if (!place.device.is_cpu()) {
     for (int n : neighbours)
@@ -112,162 +103,190 @@ std::unique_ptr<Transport> pipeline_transport_create(Store& store, const WorkerE
 
 }  // namespace
 
+RankPlan rank_plan(const WorkerOptions& o, const WorkerEnv& env) {
+  RankPlan rp{plan_load(o.plan_path), {}, {}, Mode::Generate, o.defaults, DType::F32, DType::F32, ""};
+  const Plan& plan = rp.lp.plan;
+  const int P = plan.num_stages(), R = plan.replicas;
+  rp.topo = topology_from_plan(plan);
+  if (env.world != topology_world(rp.topo))
+    fail_input(o.plan_path, ": the plan has ", R, " x ", P, " = ", topology_world(rp.topo),
+               " ranks but the job was started with WORLD_SIZE=", env.world);
+  rp.place = plan_rank_placement(plan, env.rank);
+  const RankPlacement& place = rp.place;
+  rp.device_field = str(o.plan_path, ": stages[", place.stage, "].device");
+  // The dtypes this stage computes in and its input arrives in (the previous stage's).
+  rp.dtype = stage_compute_dtype(place.device, plan.stage_dtype(static_cast<size_t>(place.stage)));
+  rp.in_dtype = place.stage == 0 ? DType::F32
+                                 : stage_compute_dtype(plan.stages[static_cast<size_t>(place.stage - 1)].device,
+                                                       plan.stage_dtype(static_cast<size_t>(place.stage - 1)));
+  rp.mode = o.mode.value_or(plan.workload.mode);
+  if (!o.max_new_tokens_given && plan.workload.max_new_tokens > 0) rp.defaults.max_new_tokens = plan.workload.max_new_tokens;
+  return rp;
+}
+
+BringUp bring_up(const WorkerOptions& o, const WorkerEnv& env, const RankPlan& rp) {
+  const RankPlacement& place = rp.place;
+  BringUp up;
+  // The device first: a build or machine without it fails before joining the job.
+  up.device = std::make_unique<StageDevice>(place.device, rp.device_field);
+  if (!o.metrics_dir.empty()) {  // before any work: a bad folder must not cost the run
+    std::error_code ec;
+    std::filesystem::create_directories(o.metrics_dir, ec);
+    if (ec || !std::filesystem::is_directory(o.metrics_dir))
+      fail_input("--metrics-dir: ", o.metrics_dir, ": cannot create the folder (", ec.message(), ")");
+  }
+
+  // ---- join the job -------------------------------------------------------------------
+  if (env.job_token.empty())
+    fail_input("PIPESHARD_JOB_TOKEN is not set: start workers with `pipeshard run` or tools/launch.sh, or set it");
+  const bool single_node = env.master_addr == "127.0.0.1" || env.master_addr == "localhost";
+  const std::string bind = !o.bind_address.empty() ? o.bind_address
+                           : single_node           ? std::string("127.0.0.1")
+                                                   : local_address_for(env.master_addr);
+  if (env.rank == 0)
+    up.server = std::make_unique<TcpStoreServer>(TcpStoreServerOptions{
+        bind, static_cast<uint16_t>(env.store_port), env.job_token, std::chrono::milliseconds(10000)});
+  up.store_options =
+      TcpStoreClientOptions{env.master_addr, static_cast<uint16_t>(env.store_port), env.job_token, o.timeout, o.timeout};
+  up.store = std::make_unique<TcpStoreClient>(up.store_options);
+  TcpStoreClient& store = *up.store;
+  rendezvous_join(store, env.rank, env.world, o.timeout);
+  std::unique_ptr<Transport>& transport = up.transport;
+  if (rp.lp.plan.num_stages() > 1)
+    transport = pipeline_transport_create(store, env, rp.topo, place, bind, o.timeout, *up.device);
+  if (transport) {
+    // Test-only: corrupt this rank's first activation when asked (runtime/comm/fault_injection.h).
+    if (auto hook = fault_hook_from_env(std::getenv(kFaultCorruptActivationEnv), env.rank))
+      transport->set_fault_hook(std::move(hook));
+  }
+  return up;
+}
+
+JobInput job_agree(const WorkerOptions& o, const WorkerEnv& env, const RankPlan& rp, Store& store) {
+  // Rank 0 decides the job's shape; first stages read their share.
+  const bool first = rp.first_stage();
+  JobInput job;
+  if (first) job.reqs = requests_read(o.input, rp.lp.spec);
+  if (env.rank == 0) {
+    job.journal = std::make_unique<ResultJournal>(o.output, std::filesystem::absolute(o.input).string(),
+                                                  job.reqs.size(), mode_name(rp.mode), o.resume);
+    JobConfig jc{context_needed(rp.mode, job.reqs, rp.defaults, rp.lp.spec), job.reqs.size(), {}};
+    jc.skip = job.journal->done();
+    store_set_string(store, "job/config", job_config_encode(jc));
+  }
+  job.config = job_config_decode(store_get_string(store, "job/config", o.timeout));
+  if (first && job.reqs.size() != job.config.requests)
+    fail_input(o.input, ": has ", job.reqs.size(), " requests here but ", job.config.requests,
+               " on rank 0 (a different file?)");
+  return job;
+}
+
+std::vector<size_t> replica_share(size_t requests, const std::vector<int32_t>& skip, int replica, int replicas) {
+  std::vector<size_t> share;
+  const std::set<int32_t> done(skip.begin(), skip.end());
+  for (size_t i = static_cast<size_t>(replica); i < requests; i += static_cast<size_t>(replicas))
+    if (!done.count(static_cast<int32_t>(i))) share.push_back(i);
+  return share;
+}
+
+LoadedStage stage_load(const WorkerOptions& o, const WorkerEnv& env, const RankPlan& rp, const StageDevice& dev,
+                       const JobConfig& jc) {
+  // This stage: its device, then only its own layers.
+  const RankPlacement& place = rp.place;
+  const StagePlan& sp = rp.stage();
+  const auto load_t0 = std::chrono::steady_clock::now();
+  const DType weights_dtype = place.device.is_cpu() ? DType::F32 : rp.dtype;
+  dev.check_memory(
+      stage_memory_estimate(rp.lp.spec, rp.lp.plan.workload, sp.first, sp.last, weights_dtype, rp.dtype, jc.max_ctx));
+  auto pool = place.device.is_cpu() ? cpu_threads_setup(stage_threads(o, sp, env)) : nullptr;
+  LoadedStage stage{std::move(pool), Checkpoint::open(rp.lp.model_dir), nullptr, 0};
+  const int batch = static_cast<int>(rp.lp.plan.workload.batch);
+  StageOptions so{batch, jc.max_ctx, place.device, rp.dtype, dev.stream()};
+  stage.model = stage_model_load(rp.lp.spec, stage.checkpoint, sp.first, sp.last, so);
+  stage.load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_t0).count();
+  return stage;
+}
+
+std::unique_ptr<CollectorThread> collector_start(const BringUp& up, const RankPlan& rp, JobInput& job) {
+  const size_t expected = job.config.requests - job.config.skip.size();
+  return std::make_unique<CollectorThread>(std::make_unique<TcpStoreClient>(up.store_options), rp.lp.plan.replicas,
+                                           expected, *job.journal);
+}
+
+void stage_run(const WorkerOptions& o, const WorkerEnv& env, const RankPlan& rp, BringUp& up, JobInput& job,
+               LoadedStage& stage) {
+  const RankPlacement& place = rp.place;
+  const StageDevice& dev = *up.device;
+  const int M = rp.lp.plan.workload.micro_batches;
+  const int batch = static_cast<int>(rp.lp.plan.workload.batch);
+  const JobConfig& jc = job.config;
+  Workspace ws;
+  const OpContext ctx{&dev.backend(), dev.stream(), stage.pool.get(), &ws};
+
+  StoreResultPublisher publisher(*up.store, place.replica);
+  PublishingSink sink(publisher);
+  ScoreFormatter scores(OutputFormat{rp.lp.spec.family == Family::Mlp, o.top_logprobs}, publisher);
+  std::unique_ptr<FileSource> source;
+  std::unique_ptr<Engine> engine;
+  if (rp.first_stage()) {
+    source = std::make_unique<FileSource>(job.reqs,
+                                          replica_share(job.reqs.size(), jc.skip, place.replica, rp.lp.plan.replicas));
+    EngineConfig engine_cfg;
+    engine_cfg.mode = rp.mode;
+    engine_cfg.slots = batch;
+    engine_cfg.groups = M;
+    engine_cfg.max_ctx = jc.max_ctx;
+    engine_cfg.defaults = rp.defaults;
+    engine = std::make_unique<Engine>(engine_cfg, *source, sink);
+  }
+  ExecutorConfig ec;
+  ec.mode = rp.mode;
+  ec.topology = rp.topo;
+  ec.rank = env.rank;
+  ec.micro_batches = M;
+  ec.slots = batch;
+  ec.max_ctx = jc.max_ctx;
+  ec.in_dtype = rp.in_dtype;
+  ec.timeout = o.timeout;
+  ec.record_events = !o.metrics_dir.empty();
+  StageExecutor exec(ec, *stage.model, ctx, up.transport.get(), engine.get(), &scores);
+  exec.run();
+  if (!o.metrics_dir.empty())
+    rank_metrics_write(o.metrics_dir,
+                       RankMetrics{env.rank, place.replica, place.stage, stage.load_s, stage.model->weight_bytes(),
+                                   up.transport ? up.transport->stats() : TransportStats{}},
+                       exec);
+}
+
+void job_shutdown(std::chrono::milliseconds timeout, const WorkerEnv& env, Store& store, JobInput& job,
+                  CollectorThread* collector) {
+  store.add("job/finished", 1);
+  if (env.rank != 0) return;
+  // Every rank must be done with the store before it goes away with this process.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (store_get_string(store, "job/finished", timeout) != std::to_string(env.world)) {
+    if (std::chrono::steady_clock::now() > deadline) fail_timeout("waiting for every rank to finish");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  // Results were published before each rank finished; give the collector the deadline too.
+  PS_CHECK(collector && job.journal);
+  collector->finish(deadline);
+  if (job.journal->done_count() != job.config.requests)
+    fail_runtime("results: ", job.journal->done_count(), " of ", job.config.requests, " requests have results");
+  job.journal->finish(job.reqs);
+}
+
 int worker_run(const WorkerOptions& o, const WorkerEnv& env) {
-  const std::string me = str("rank ", env.rank);
-  return with_context(me, [&]() -> int {
-    LoadedPlan lp = plan_load(o.plan_path);
-    const Plan& plan = lp.plan;
-    const ModelSpec& spec = lp.spec;
-    const int P = plan.num_stages(), R = plan.replicas, M = plan.workload.micro_batches;
-    const int batch = static_cast<int>(plan.workload.batch);
-    if (env.world != plan_world_size(plan))
-      fail_input(o.plan_path, ": the plan has ", R, " x ", P, " = ", plan_world_size(plan),
-                 " ranks but the job was started with WORLD_SIZE=", env.world);
-    const RankPlacement place = plan_rank_placement(plan, env.rank);
-    const StagePlan& sp = plan.stages[static_cast<size_t>(place.stage)];
-    const std::string device_field = str(o.plan_path, ": stages[", place.stage, "].device");
-    // The dtypes this stage computes in and its input arrives in (the previous stage's).
-    const DType dtype = stage_compute_dtype(place.device, plan.stage_dtype(static_cast<size_t>(place.stage)));
-    const DType in_dtype =
-        place.stage == 0 ? DType::F32
-                         : stage_compute_dtype(plan.stages[static_cast<size_t>(place.stage - 1)].device,
-                                               plan.stage_dtype(static_cast<size_t>(place.stage - 1)));
-    // The device first: a build or machine without it fails before joining the job.
-    const StageDevice dev(place.device, device_field);
-    const Mode mode = o.mode.value_or(plan.workload.mode);
-    GenerateDefaults defaults = o.defaults;
-    if (!o.max_new_tokens_given && plan.workload.max_new_tokens > 0) defaults.max_new_tokens = plan.workload.max_new_tokens;
-    executor_check_schedules(mode, P, M);
-    if (!o.metrics_dir.empty()) {  // before any work: a bad folder must not cost the run
-      std::error_code ec;
-      std::filesystem::create_directories(o.metrics_dir, ec);
-      if (ec || !std::filesystem::is_directory(o.metrics_dir))
-        fail_input("--metrics-dir: ", o.metrics_dir, ": cannot create the folder (", ec.message(), ")");
-    }
-
-    // ---- join the job -------------------------------------------------------------------
-    if (env.job_token.empty())
-      fail_input("PIPESHARD_JOB_TOKEN is not set: start workers with `pipeshard run` or tools/launch.sh, or set it");
-    const bool single_node = env.master_addr == "127.0.0.1" || env.master_addr == "localhost";
-    const std::string bind = !o.bind_address.empty() ? o.bind_address
-                             : single_node           ? std::string("127.0.0.1")
-                                                     : local_address_for(env.master_addr);
-    std::unique_ptr<TcpStoreServer> server;
-    if (env.rank == 0)
-      server = std::make_unique<TcpStoreServer>(TcpStoreServerOptions{
-          bind, static_cast<uint16_t>(env.store_port), env.job_token, std::chrono::milliseconds(10000)});
-    TcpStoreClientOptions copt{env.master_addr, static_cast<uint16_t>(env.store_port), env.job_token, o.timeout, o.timeout};
-    TcpStoreClient store(copt);
-    rendezvous_join(store, env.rank, env.world, o.timeout);
-    std::unique_ptr<Transport> transport;
-    if (P > 1) transport = pipeline_transport_create(store, env, plan, place, bind, o.timeout, dev);
-    if (transport) {
-      // Test-only: corrupt this rank's first activation when asked (runtime/comm/fault_injection.h).
-      if (auto hook = fault_hook_from_env(std::getenv(kFaultCorruptActivationEnv), env.rank))
-        transport->set_fault_hook(std::move(hook));
-    }
-
-    // ---- the requests: rank 0 decides the job's shape; first stages read their share ------
-    const bool first = place.stage == 0;
-    std::vector<Request> reqs;
-    if (first) reqs = requests_read(o.input, spec);
-    std::unique_ptr<ResultJournal> journal;
-    if (env.rank == 0) {
-      journal = std::make_unique<ResultJournal>(o.output, std::filesystem::absolute(o.input).string(), reqs.size(),
-                                                mode_name(mode), o.resume);
-      JobConfig jc{context_needed(mode, reqs, defaults, spec), reqs.size(), {}};
-      jc.skip = journal->done();
-      store_set_string(store, "job/config", job_config_encode(jc));
-    }
-    const JobConfig jc = job_config_decode(store_get_string(store, "job/config", o.timeout));
-    if (first && reqs.size() != jc.requests)
-      fail_input(o.input, ": has ", reqs.size(), " requests here but ", jc.requests, " on rank 0 (a different file?)");
-
-    // ---- this stage: its device, then only its own layers -----------------------------------
-    const auto load_t0 = std::chrono::steady_clock::now();
-    const DType weights_dtype = place.device.is_cpu() ? DType::F32 : dtype;
-    dev.check_memory(stage_memory_estimate(spec, plan.workload, sp.first, sp.last, weights_dtype, dtype, jc.max_ctx));
-    auto pool = place.device.is_cpu() ? cpu_threads_setup(stage_threads(o, sp, env)) : nullptr;
-    Checkpoint ckpt = Checkpoint::open(lp.model_dir);
-    StageOptions so{batch, jc.max_ctx, place.device, dtype, dev.stream()};
-    auto model = stage_model_load(spec, ckpt, sp.first, sp.last, so);
-    const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_t0).count();
-    Workspace ws;
-    const OpContext ctx{&dev.backend(), dev.stream(), pool.get(), &ws};
-
-    StoreResultSink sink(store, place.replica);
-    std::unique_ptr<RequestFeed> feed;
-    if (first) {
-      std::vector<size_t> share;
-      const std::set<int32_t> skip(jc.skip.begin(), jc.skip.end());
-      for (size_t i = static_cast<size_t>(place.replica); i < reqs.size(); i += static_cast<size_t>(R))
-        if (!skip.count(static_cast<int32_t>(i))) share.push_back(i);
-      feed = std::make_unique<RequestFeed>(reqs, share, FeedConfig{mode, batch, M, jc.max_ctx, defaults}, sink);
-    }
-    ExecutorConfig ec;
-    ec.mode = mode;
-    ec.stage = place.stage;
-    ec.stages = P;
-    ec.micro_batches = M;
-    ec.replica = place.replica;
-    ec.first_rank = place.replica * P;
-    ec.top_logprobs = o.top_logprobs;
-    ec.slots = batch;
-    ec.max_ctx = jc.max_ctx;
-    ec.in_dtype = in_dtype;
-    ec.timeout = o.timeout;
-    ec.record_events = !o.metrics_dir.empty();
-    StageExecutor exec(ec, *model, ctx, transport.get(), feed.get(), &sink);
-
-    // ---- run; rank 0 collects results meanwhile --------------------------------------------
-    std::atomic<bool> stop{false}, collected{false};
-    std::thread collector;
-    std::unique_ptr<TcpStoreClient> collector_store;
-    const size_t expected = jc.requests - jc.skip.size();
-    if (env.rank == 0) {
-      collector_store = std::make_unique<TcpStoreClient>(copt);
-      collector = std::thread([&] {
-        try {
-          results_collect(*collector_store, R, expected, *journal, stop);
-        } catch (const std::exception& e) {
-          std::fprintf(stderr, "rank 0: collecting results failed: %s\n", e.what());
-        }
-        collected = true;
-      });
-    }
-    // Whatever throws from here on (the executor, the metrics file, the final waits) must stop and
-    // join the collector first: destroying a joinable std::thread calls std::terminate (SIGABRT).
-    struct CollectorStop {
-      std::atomic<bool>& stop;
-      std::thread& thread;
-      ~CollectorStop() {
-        stop = true;
-        if (thread.joinable()) thread.join();
-      }
-    } collector_stop{stop, collector};
-    exec.run();
-    if (!o.metrics_dir.empty())
-      rank_metrics_write(o.metrics_dir,
-                         RankMetrics{env.rank, place.replica, place.stage, load_s, model->weight_bytes(),
-                                     transport ? transport->stats() : TransportStats{}},
-                         exec);
-    store.add("job/finished", 1);
-    if (env.rank == 0) {
-      // Every rank must be done with the store before it goes away with this process.
-      const auto deadline = std::chrono::steady_clock::now() + o.timeout;
-      while (store_get_string(store, "job/finished", o.timeout) != std::to_string(env.world)) {
-        if (std::chrono::steady_clock::now() > deadline) fail_timeout("waiting for every rank to finish");
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
-      // Results were published before each rank finished; give the collector the deadline too.
-      while (!collected && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      stop = true;
-      collector.join();
-      if (journal->done_count() != jc.requests)
-        fail_runtime("results: ", journal->done_count(), " of ", jc.requests, " requests have results");
-      journal->finish(reqs);
-    }
+  return with_context(str("rank ", env.rank), [&]() -> int {
+    const RankPlan rp = rank_plan(o, env);
+    BringUp up = bring_up(o, env, rp);
+    JobInput job = job_agree(o, env, rp, *up.store);
+    LoadedStage stage = stage_load(o, env, rp, *up.device, job.config);
+    // Declared last: whatever throws from here on stops and joins the collector first.
+    std::unique_ptr<CollectorThread> collector;
+    if (env.rank == 0) collector = collector_start(up, rp, job);
+    stage_run(o, env, rp, up, job, stage);
+    job_shutdown(o.timeout, env, *up.store, job, collector.get());
     return 0;
   });
 }

@@ -6,9 +6,9 @@
 #include <chrono>
 #include <string>
 
-#include "runtime/drivers/generate.h"
+#include "partitioner/workload.h"
+#include "runtime/engine/sequence.h"
 #include "runtime/launch/worker_env.h"
-#include "runtime/pipeline/request_feed.h"
 
 namespace ps {
 

@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "kernels/backend.h"
+#include "kernels/common/backend.h"
 #include "runtime/core/thread_pool.h"
 #include "runtime/spec/model_spec.h"
 #include "partitioner/workload.h"

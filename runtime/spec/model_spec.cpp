@@ -1,6 +1,6 @@
 // Reading a model spec from a Hugging Face config.json. HF configs carry many keys we do not need
 // (dropout, tokenizer ids, generation defaults): those are ignored. The keys that change the
-// math are either implemented exactly or refused -- never ignored (DESIGN.md). Every error names
+// math are either implemented exactly or refused -- never ignored (docs/DESIGN.md). Every error names
 // the file and the key: "m/config.json: num_attention_heads: expected an integer, got string".
 #include <sys/stat.h>
 

@@ -1,6 +1,6 @@
 // Bad input at the level of the real binary: each test takes a valid tiny model (written by
 // `pipeshard make-model`) and valid requests, breaks exactly ONE thing, runs `pipeshard forward`
-// or `generate`, and requires what DESIGN.md promises: exit status 2 (never a crash, never 1), a
+// or `generate`, and requires what docs/DESIGN.md promises: exit status 2 (never a crash, never 1), a
 // message that names the file and the field or tensor, and nothing written -- the output folder
 // stays empty (no result file, no temporary left behind) and stdout is silent.
 //

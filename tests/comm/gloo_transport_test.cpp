@@ -21,15 +21,17 @@ namespace {
 constexpr milliseconds kLong(30000);
 
 // `world` connected transports, one per rank (built on threads: each waits for all the others).
+// `peers[r]`: the ranks rank r connects to; none given: a full mesh.
 struct Mesh {
   std::unique_ptr<TcpStoreServer> server = start_server();
   std::vector<std::unique_ptr<Transport>> t;
-  explicit Mesh(int world) : t(static_cast<size_t>(world)) {
+  explicit Mesh(int world, const std::vector<std::vector<int>>& peers = {}) : t(static_cast<size_t>(world)) {
     run_ranks(world, [&](int r) {
       GlooTransportOptions o;
       o.rank = r;
       o.world = world;
       o.connect_timeout = milliseconds(20000);
+      if (!peers.empty()) o.peers = peers[static_cast<size_t>(r)];
       t[static_cast<size_t>(r)] = gloo_transport_create(*connect_client(*server), o);
     });
   }
@@ -228,6 +230,58 @@ TEST(GlooTransport, CarriesHostMemoryOnlyAndStreamWaitWaitsOnTheHost) {
   EXPECT_TRUE(r->test());
   expect_equal(a_in, a);
   s->wait(kLong);
+}
+
+// A pipeline of three stages in one replica connects 0-1, 1-2 and 0-2 (tokens back); here a
+// chain without the last pair: messages flow on the pairs it has, and a send or receive on the
+// pair it lacks fails at once, naming both ranks, instead of waiting.
+TEST(GlooTransport, ConnectsOnlyTheListedPeers) {
+  Mesh m(3, {{1}, {0, 2}, {1}});
+  const OwnedTensor a = pattern(2, 3, 1), b = pattern(2, 3, 2);
+  OwnedTensor a_in(Shape{2, 3}), b_in(Shape{2, 3});
+  auto s1 = m[0].send(a.view, 1);
+  auto s2 = m[1].send(b.view, 2);
+  auto r1 = m[1].recv(a_in.view, 0);
+  auto r2 = m[2].recv(b_in.view, 1);
+  for (auto* c : {s1.get(), s2.get(), r1.get(), r2.get()}) c->wait(kLong);
+  expect_equal(a_in, a);
+  expect_equal(b_in, b);
+  const std::string es = error_of([&] { m[0].send(a.view, 2); }, ErrorKind::Runtime);
+  EXPECT_EQ(es, "gloo rank 0: send to rank 2: rank 0 is not connected to rank 2 (its peers: 1)");
+  const std::string er = error_of([&] { m[2].recv_i32(std::span<int32_t>(), 0); }, ErrorKind::Runtime);
+  EXPECT_EQ(er, "gloo rank 2: recv from rank 0: rank 2 is not connected to rank 0 (its peers: 1)");
+}
+
+TEST(GlooTransport, PeerListsMustAgreeAndNameOtherRanks) {
+  {
+    // Rank 1 lists rank 0, which does not list it: rank 1 names the pair it cannot make.
+    auto server = start_server();
+    std::vector<std::string> errors(2);
+    run_ranks(2, [&](int r) {
+      GlooTransportOptions o;
+      o.rank = r;
+      o.world = 2;
+      o.connect_timeout = milliseconds(5000);
+      o.peers = r == 0 ? std::vector<int>{} : std::vector<int>{0};
+      if (r == 0) {
+        gloo_transport_create(*connect_client(*server), o);
+        return;
+      }
+      errors[1] = error_of([&] { gloo_transport_create(*connect_client(*server), o); }, ErrorKind::Runtime);
+    });
+    EXPECT_NE(errors[1].find("gloo transport rank 1 of 2: connecting to the other ranks"), std::string::npos) << errors[1];
+    EXPECT_NE(errors[1].find("rank 0 does not connect to rank 1"), std::string::npos) << errors[1];
+  }
+  auto server = start_server();
+  GlooTransportOptions o;
+  o.rank = 1;
+  o.world = 3;
+  o.peers = std::vector<int>{0, 1};
+  EXPECT_EQ(error_of([&] { gloo_transport_create(*connect_client(*server), o); }, ErrorKind::InvalidInput),
+            "gloo transport rank 1 of 3: peer 1 is not another rank of the job");
+  o.peers = std::vector<int>{2, 2};
+  EXPECT_EQ(error_of([&] { gloo_transport_create(*connect_client(*server), o); }, ErrorKind::InvalidInput),
+            "gloo transport rank 1: peer 2 listed twice");
 }
 
 TEST(GlooTransport, BootstrapWithAMissingRankFailsAtItsDeadline) {

@@ -16,7 +16,7 @@ namespace {
 constexpr const char* kTarget = "fuzz_requests";
 
 void check_line(std::string_view line, int64_t number, const ps::ModelSpec& spec) {
-  const ps::RequestSource src{"requests.jsonl", number};
+  const ps::RequestOrigin src{"requests.jsonl", number};
   ps::Request r;
   if (!ps::fuzz::accepts(kTarget, src.where(), [&] { r = ps::request_parse(line, spec, src); })) return;
   if (spec.family == ps::Family::Mlp) {

@@ -1,6 +1,6 @@
 // The hostile-input table (cases.json here): every file a user hands pipeshard -- checkpoint
 // (safetensors, sharded index), config.json, plan, cluster spec, request JSON Lines, profile --
-// broken one way at a time, run through the real binary. Each "cases" row must end as DESIGN.md
+// broken one way at a time, run through the real binary. Each "cases" row must end as docs/DESIGN.md
 // promises for bad input: no signal (no crash), no hang (a deadline), exit status 2, an error line
 // naming the file and the field, and nothing written (out/ stays empty). Each "controls" row runs
 // the unbroken files and must succeed, so that no rejection can come from a base file that was

@@ -1,4 +1,4 @@
-// The pipeline computes what one process computes (DESIGN.md, "Invariants the tests hold"):
+// The pipeline computes what one process computes (docs/DESIGN.md, "Invariants the tests hold"):
 //  - 1, 2, 3 and 4 stages x M in {1, 2, 4, 8} on llama and gpt2, forward and generate: the output
 //    file is byte-identical to the one-stage `pipeshard run` with the same batch and M;
 //  - greedy tokens are identical for every split: each generate output equals single-process

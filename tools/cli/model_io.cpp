@@ -41,7 +41,7 @@ Request prompt_request(const std::string& ids_csv, const ModelSpec& spec) {
     start = comma + 1;
   }
   const Json line = {{"id", "prompt"}, {"prompt_ids", ids}};
-  return request_parse(line.dump(), spec, RequestSource{"--prompt-ids", 1});
+  return request_parse(line.dump(), spec, RequestOrigin{"--prompt-ids", 1});
 }
 
 std::vector<OptionSpec> with_generate_flags(std::vector<OptionSpec> own) {

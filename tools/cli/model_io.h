@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/drivers/generate.h"
+#include "runtime/engine/sequence.h"
 #include "runtime/io/requests.h"
 #include "runtime/models/stage_model.h"
 #include "tools/cli/args.h"
