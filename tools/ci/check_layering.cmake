@@ -1,6 +1,6 @@
 # The layering check (ctest `layering`): every #include "..." in a module's folder must name a
-# header of the module itself or of a module it may use -- its DEPS in cmake/Modules.cmake,
-# followed transitively, as CMake links them. The graph is read from modules.txt, which the
+# header of the module itself or of a module it may use -- its DEPS and PRIVATE_DEPS in
+# cmake/Modules.cmake, and what those export (their DEPS, transitively), as CMake links them. The graph is read from modules.txt, which the
 # configure step writes from those same declarations, so it is written down once.
 #
 #   cmake -DMODULES=<build>/modules.txt -DSOURCE_DIR=<tree to scan> -P check_layering.cmake
@@ -18,36 +18,48 @@ get_filename_component(SOURCE_DIR "${SOURCE_DIR}" ABSOLUTE)
 file(STRINGS ${MODULES} graph_lines)
 set(folders "")
 foreach(line ${graph_lines})
-  if(line MATCHES "^([^:]+):(.*)$")
+  if(line MATCHES "^([^:]+):([^|]*)[|]?(.*)$")
     set(folder ${CMAKE_MATCH_1})
-    string(STRIP "${CMAKE_MATCH_2}" deps)
-    separate_arguments(deps UNIX_COMMAND "${deps}")
+    string(STRIP "${CMAKE_MATCH_2}" public)
+    string(STRIP "${CMAKE_MATCH_3}" private)
+    separate_arguments(public UNIX_COMMAND "${public}")
+    separate_arguments(private UNIX_COMMAND "${private}")
     list(APPEND folders ${folder})
     string(MAKE_C_IDENTIFIER "${folder}" key)
-    set(direct_${key} ${deps})
+    set(public_${key} ${public})
+    set(direct_${key} ${public} ${private})
   endif()
 endforeach()
 
-# Transitive closure of each module's dependencies (the graph is small: a plain fixpoint).
-foreach(folder ${folders})
-  string(MAKE_C_IDENTIFIER "${folder}" key)
-  set(closure ${direct_${key}})
-  set(frontier ${direct_${key}})
+# closure(<out> <edge-variable prefix> <start folders>): every folder reachable from the start
+# ones (included) along the edges (the graph is small: a plain fixpoint).
+function(closure out prefix)
+  set(result ${ARGN})
+  set(frontier ${ARGN})
   while(frontier)
     set(next "")
     foreach(d ${frontier})
       string(MAKE_C_IDENTIFIER "${d}" dkey)
-      foreach(dd ${direct_${dkey}})
-        if(NOT dd IN_LIST closure)
-          list(APPEND closure ${dd})
+      foreach(dd ${${prefix}_${dkey}})
+        if(NOT dd IN_LIST result)
+          list(APPEND result ${dd})
           list(APPEND next ${dd})
         endif()
       endforeach()
     endforeach()
     set(frontier ${next})
   endwhile()
-  set(allowed_${key} ${closure})
-  if(folder IN_LIST closure)
+  set(${out} ${result} PARENT_SCOPE)
+endfunction()
+
+# A module may use its direct dependencies (DEPS and PRIVATE_DEPS) and what they export: their
+# DEPS, followed transitively -- never another module's PRIVATE_DEPS.
+foreach(folder ${folders})
+  string(MAKE_C_IDENTIFIER "${folder}" key)
+  closure(allowed public ${direct_${key}})
+  set(allowed_${key} ${allowed})
+  closure(reachable direct ${direct_${key}})
+  if(folder IN_LIST reachable)
     message(SEND_ERROR "module graph: ${folder} depends on itself through ${direct_${key}} (a cycle)")
   endif()
 endforeach()

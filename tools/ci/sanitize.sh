@@ -6,8 +6,8 @@
 #
 #   FUZZ_SECONDS=20      seconds per fuzz target (0 skips fuzzing)
 #   SANITIZE_CTEST_ARGS  extra ctest arguments (e.g. "-LE reference" to skip the NumPy reference tests)
-#   TSAN=1               also build build-tsan (ThreadSanitizer) and run the comm, pipeline and
-#                        integration tests there (.ci/run sets it: about 2 more minutes on 2 cores)
+#   TSAN=1               also build build-tsan (ThreadSanitizer) and run the comm, engine, pipeline
+#                        and integration tests there (.ci/run sets it: about 2 more minutes on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
@@ -65,13 +65,14 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
 fi
 
 if [ "${TSAN:-0}" = 1 ]; then
-  # The threaded parts: the store and transports (comm), the pipeline, and the multi-process
+  # The threaded parts: the store and transports (comm), the engine's thread-safe request queue,
+  # the pipeline (the executor tests run stages in threads), and the multi-process
   # integration tests, whose `pipeshard` workers are TSan builds too.
   export TSAN_OPTIONS="halt_on_error=1:abort_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/sanitizers/tsan.supp"
   stamp "TSan build (build-tsan)"
   configure build-tsan thread
-  cmake --build build-tsan -j"$JOBS" --target pipeshard comm_tests pipeline_tests integration_tests
-  for t in comm_tests pipeline_tests integration_tests; do
+  cmake --build build-tsan -j"$JOBS" --target pipeshard comm_tests engine_tests pipeline_tests integration_tests
+  for t in comm_tests engine_tests pipeline_tests integration_tests; do
     stamp "TSan $t"
     build-tsan/tests/$t --gtest_brief=1
   done
