@@ -53,7 +53,7 @@ StagePlan read_stage(const Json& j, const std::string& where) {
   StagePlan s;
   const Json& layers = f.require("layers");
   if (layers.is_number_integer()) {
-    const int64_t v = layers.get<int64_t>();
+    const int64_t v = json_int(layers, f.path("layers"));
     if (v < 0 || v > 1000000) fail_input(f.path("layers"), ": layer ", v, " is out of range");
     s.first = s.last = static_cast<int>(v);
   } else if (layers.is_string()) {

@@ -9,14 +9,28 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/core/files.h"
+
 namespace ps {
 
 using Json = nlohmann::json;
 
-// Parses a whole file. A missing file or a syntax error -> InvalidInput "<file>: ...".
-Json json_read_file(const std::string& path);
-// Parses text; `what` names the source in errors (a file, "line 3 of requests.jsonl").
+// Parses a whole file of at most cap.max_bytes. A missing file, one that is not a regular file,
+// one over the cap or a syntax error -> InvalidInput "<file>: ...".
+Json json_read_file(const std::string& path, FileCap cap = kJsonFileCap);
+// Parses text strictly; `what` names the source in errors ("f.json", "f.jsonl: line 3"). Refused,
+// naming the byte offset: anything but whitespace after the value, a NUL byte anywhere, invalid
+// UTF-8 in a string, a number beyond double (1e999); and a key given twice in one object, naming
+// its path. Every reader of a file's or a line's JSON goes through here.
 Json json_parse(std::string_view text, const std::string& what);
+
+// At most `max_bytes` of `text` for a message, bytes outside printable ASCII as \xNN, and the
+// full length when cut: a 10 MB key must not become a 10 MB message.
+std::string text_excerpt(std::string_view text, size_t max_bytes = 40);
+
+// An integer JSON value as an int64, never wrapped: beyond int64, a fraction, or a float too large
+// to be exact (above 2^53) is InvalidInput at `where`.
+int64_t json_int(const Json& v, const std::string& where);
 
 // "stages" + 2 -> "stages[2]"; "" + "model" -> "model"; "a" + "b" -> "a.b".
 std::string json_path(const std::string& parent, const std::string& key);
@@ -36,6 +50,7 @@ struct JsonField {
   const Json& require(const char* key) const;
   std::string require_string(const char* key) const;
   int64_t require_int(const char* key) const;
+  uint64_t require_uint64(const char* key) const;  // 0..2^64-1; a negative value is refused
   double require_number(const char* key) const;
   bool require_bool(const char* key) const;
   std::string get_string(const char* key, const std::string& dflt) const;

@@ -47,8 +47,13 @@ Request request_parse(std::string_view line, const ModelSpec& spec, const Reques
   const JsonField f{j, src.where() + ":"};
   Request r;
   const Json& id = f.require("id");
+  // An integer id is kept as written: a 64-bit one exactly (18446744073709551615 stays that, never
+  // -1); a larger one nlohmann could only round, so it is refused in favour of a string.
   if (id.is_string()) r.id = id.get<std::string>();
+  else if (id.is_number_unsigned()) r.id = std::to_string(id.get<uint64_t>());
   else if (id.is_number_integer()) r.id = std::to_string(id.get<int64_t>());
+  else if (id.is_number_float() && id.get<double>() == std::trunc(id.get<double>()))
+    fail_input(f.path("id"), ": ", id.dump(), " is beyond a 64-bit integer; write such an id as a string");
   else fail_input(f.path("id"), ": expected a string, got ", json_type_name(id));
 
   if (spec.family == Family::Mlp) {
@@ -93,28 +98,21 @@ Request request_parse(std::string_view line, const ModelSpec& spec, const Reques
     r.top_p = static_cast<float>(p);
   }
   if (f.has("seed")) {
-    const Json& s = f.require("seed");
-    if (!s.is_number_integer()) fail_input(f.path("seed"), ": expected an integer, got ", json_type_name(s));
-    r.seed = s.is_number_unsigned() ? s.get<uint64_t>() : static_cast<uint64_t>(s.get<int64_t>());
+    r.seed = f.require_uint64("seed");
   }
   return r;
 }
 
 std::vector<Request> requests_read(const std::string& path, const ModelSpec& spec) {
-  const std::string text = file_read_all(path);
   std::vector<Request> out;
   std::unordered_set<std::string> ids;
-  std::istringstream in(text);
-  std::string line;
-  int64_t n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+  file_read_lines(path, kRequestLineCap, [&](std::string_view line, int64_t n) {
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;
     RequestOrigin src{path, n};
     Request r = request_parse(line, spec, src);
     if (!ids.insert(r.id).second) fail_input(src.where(), ": id: '", r.id, "' appears twice");
     out.push_back(std::move(r));
-  }
+  });
   if (out.empty()) fail_input(path, ": no requests (expected JSON Lines, one request per line)");
   return out;
 }

@@ -23,7 +23,7 @@ ResultJournal::ResultJournal(const std::string& output, const std::string& input
     : output_(output), path_(output + ".journal"), done_(requests, false) {
   const Json header = {{"pipeshard_journal", 1}, {"input", input}, {"requests", requests}, {"mode", mode}};
   if (resume && ::access(path_.c_str(), F_OK) == 0) {
-    std::istringstream in(file_read_all(path_));
+    std::istringstream in(file_read_all(path_, kJournalFileCap));
     std::string line;
     int64_t n = 0;
     while (std::getline(in, line)) {
@@ -86,7 +86,7 @@ std::vector<int32_t> ResultJournal::done() const {
 void ResultJournal::finish(const std::vector<Request>& reqs) {
   // The journal holds every result (its first line is the header); the last line for a request wins.
   std::vector<std::string> fields(reqs.size());
-  std::istringstream in(file_read_all(path_));
+  std::istringstream in(file_read_all(path_, kJournalFileCap));
   std::string line;
   std::getline(in, line);
   while (std::getline(in, line)) {

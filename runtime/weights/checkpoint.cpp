@@ -79,7 +79,7 @@ void Checkpoint::add_index(const std::string& index_path) {
   index_path_ = index_path;
   Json j;
   try {
-    j = json_read_file(index_path);
+    j = json_read_file(index_path, kIndexFileCap);
   } catch (const nlohmann::json::exception& e) {  // nlohmann throws out_of_range for "1e999"
     fail_input(index_path, ": not valid JSON: ", e.what());
   }

@@ -11,36 +11,24 @@
 #include <utility>
 
 #include "runtime/core/error.h"
+#include "runtime/core/files.h"
 
 namespace ps {
 
 MappedFile MappedFile::open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail_input(path, ": cannot open: ", std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int e = errno;
-    ::close(fd);
-    fail_input(path, ": cannot stat: ", std::strerror(e));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail_input(path, ": not a regular file");
-  }
+  // Opened without blocking and refused unless a regular file: a FIFO would hang, a device has no
+  // size to map. No size cap: the bytes are mapped, not read.
+  const InputFile f = file_open_input(path);
   MappedFile m;
   m.path_ = path;
-  m.size_ = static_cast<uint64_t>(st.st_size);
+  m.size_ = f.size();
   // mmap of length 0 is EINVAL; an empty file simply has no bytes (the parser then rejects it).
   if (m.size_ > 0) {
-    void* p = ::mmap(nullptr, static_cast<size_t>(m.size_), PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) {
-      const int e = errno;
-      ::close(fd);
-      fail_runtime(path, ": mmap of ", m.size_, " bytes failed: ", std::strerror(e));
-    }
+    void* p = ::mmap(nullptr, static_cast<size_t>(m.size_), PROT_READ, MAP_PRIVATE, f.fd(), 0);
+    if (p == MAP_FAILED) fail_runtime(path, ": mmap of ", m.size_, " bytes failed: ", std::strerror(errno));
     m.data_ = static_cast<const uint8_t*>(p);
   }
-  ::close(fd);  // the mapping keeps the file alive
+  // f closes the descriptor; the mapping keeps the file alive
   return m;
 }
 

@@ -16,6 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ps::ClusterSpec c;
   if (!ps::fuzz::accepts(kTarget, file, [&] { c = ps::cluster_from_json(ps::json_parse(text, file), file); })) return 0;
 
+  FUZZ_CHECK(kTarget, !ps::fuzz::has_nul_or_duplicate_key(text));  // json_parse is strict
   FUZZ_CHECK(kTarget, !c.nodes.empty());
   const std::vector<ps::DeviceSlot> slots = ps::cluster_devices(c);
   FUZZ_CHECK(kTarget, !slots.empty());

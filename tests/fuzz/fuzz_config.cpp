@@ -34,6 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!ps::fuzz::accepts(kTarget, file, [&] { spec = ps::model_spec_from_json(ps::json_parse(text, file), file); }))
     return 0;
 
+  FUZZ_CHECK(kTarget, !ps::fuzz::has_nul_or_duplicate_key(text));  // json_parse is strict
   FUZZ_CHECK(kTarget, spec.num_layers() > 0);
   FUZZ_CHECK(kTarget, spec.param_count() > 0);
   ps::ModelSpec back;

@@ -7,7 +7,11 @@
 
 #include <cstdio>
 #include <exception>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "runtime/core/error.h"
 
@@ -37,6 +41,25 @@ bool accepts(const char* target, const std::string& file, F&& f) {
   } catch (...) {
     contract_violated(target, "unknown exception");
   }
+}
+
+// What json_parse must refuse though nlohmann's own parser takes it: a NUL byte (nlohmann stops
+// there) or a key twice in one object (nlohmann keeps the last). Found independently of
+// json_parse: one key set per open object, from nlohmann's parser callback.
+inline bool has_nul_or_duplicate_key(std::string_view text) {
+  if (text.find('\0') != std::string_view::npos) return true;
+  std::vector<std::set<std::string>> keys;
+  bool duplicate = false;
+  using E = nlohmann::json::parse_event_t;
+  const auto on = [&](int, E e, nlohmann::json& v) {
+    if (e == E::object_start) keys.emplace_back();
+    if (e == E::object_end) keys.pop_back();
+    if (e == E::key && !keys.back().insert(v.get<std::string>()).second) duplicate = true;
+    return true;
+  };
+  const nlohmann::json parsed = nlohmann::json::parse(text.begin(), text.end(), on, /*allow_exceptions=*/false);
+  (void)parsed;  // only the callback's finding matters
+  return duplicate;
 }
 
 }  // namespace ps::fuzz

@@ -18,6 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   ps::Plan plan;
   if (!ps::fuzz::accepts(kTarget, file, [&] { plan = ps::plan_from_json(ps::json_parse(text, file), file); })) return 0;
+  FUZZ_CHECK(kTarget, !ps::fuzz::has_nul_or_duplicate_key(text));  // json_parse is strict
 
   const std::string dumped = ps::plan_dump(plan);
   const std::string again = "dumped-plan.json";

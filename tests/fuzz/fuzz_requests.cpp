@@ -19,6 +19,7 @@ void check_line(std::string_view line, int64_t number, const ps::ModelSpec& spec
   const ps::RequestOrigin src{"requests.jsonl", number};
   ps::Request r;
   if (!ps::fuzz::accepts(kTarget, src.where(), [&] { r = ps::request_parse(line, spec, src); })) return;
+  FUZZ_CHECK(kTarget, !ps::fuzz::has_nul_or_duplicate_key(line));  // json_parse is strict
   if (spec.family == ps::Family::Mlp) {
     FUZZ_CHECK(kTarget, static_cast<int64_t>(r.input.size()) == spec.input_size);
     for (float v : r.input) FUZZ_CHECK(kTarget, std::isfinite(v));

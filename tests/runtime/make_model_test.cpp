@@ -294,11 +294,11 @@ TEST(MakeModelWrite, SameSeedSameBytesOtherSeedOtherBytes) {
   make_model_write(spec, o, tmp.file("b"));
   o.seed = 1;
   make_model_write(spec, o, tmp.file("c"));
-  const std::string a = file_read_all(tmp.file("a/model.safetensors"));
-  EXPECT_EQ(a, file_read_all(tmp.file("b/model.safetensors")));
-  EXPECT_NE(a, file_read_all(tmp.file("c/model.safetensors")));
-  EXPECT_EQ(a.size(), file_read_all(tmp.file("c/model.safetensors")).size());
-  EXPECT_EQ(file_read_all(tmp.file("a/config.json")), file_read_all(tmp.file("c/config.json")));
+  const std::string a = test::read_text(tmp.file("a/model.safetensors"));
+  EXPECT_EQ(a, test::read_text(tmp.file("b/model.safetensors")));
+  EXPECT_NE(a, test::read_text(tmp.file("c/model.safetensors")));
+  EXPECT_EQ(a.size(), test::read_text(tmp.file("c/model.safetensors")).size());
+  EXPECT_EQ(test::read_text(tmp.file("a/config.json")), test::read_text(tmp.file("c/config.json")));
 }
 
 TEST(MakeModelWrite, ShardedIndexCoversEveryTensorWithSameValues) {
@@ -311,7 +311,7 @@ TEST(MakeModelWrite, ShardedIndexCoversEveryTensorWithSameValues) {
   o.shard_size = 60000;  // bytes: a block is ~36 KB in bf16, the embedding 64 KB (a shard of its own)
   const MakeModelReport r = make_model_write(spec, o, tmp.file("sharded"));
 
-  const Json index = Json::parse(file_read_all(tmp.file("sharded/model.safetensors.index.json")));
+  const Json index = Json::parse(test::read_text(tmp.file("sharded/model.safetensors.index.json")));
   const Json& map = index.at("weight_map");
   uint64_t total = 0;
   std::set<std::string> names, files;
