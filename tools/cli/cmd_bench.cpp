@@ -70,9 +70,7 @@ std::vector<std::string> take_sweeps(const std::vector<std::string>& args, std::
 }
 
 int64_t positive(const Args& a, const char* name, int64_t dflt, int64_t lo = 1) {
-  const int64_t v = a.integer(name, dflt);
-  if (v < lo || v > (int64_t{1} << 24)) fail_input("--", name, " must be in ", lo, "..", 1 << 24, ", got ", v);
-  return v;
+  return a.integer(name, dflt, lo, int64_t{1} << 24);
 }
 
 std::string loadavg() {
@@ -179,7 +177,6 @@ int cmd_bench(const std::vector<std::string>& args) {
     std::fputs(a.usage().c_str(), stdout);
     return 0;
   }
-  if (!a.positional().empty()) fail_input("unexpected argument '", a.positional().front(), "'\n", a.usage());
   if (a.has("plan") == a.has("model")) fail_input("give either --plan or --model (with --cluster and --stages)");
 
   Bench b;
@@ -187,9 +184,9 @@ int cmd_bench(const std::vector<std::string>& args) {
   b.exe = process_self_exe();
   b.warmup = static_cast<int>(positive(a, "warmup", 1, 0));
   b.repeat = static_cast<int>(positive(a, "repeat", 3));
-  b.seed = static_cast<uint64_t>(positive(a, "seed", 1, 0));
+  b.seed = a.uint64("seed", 1);
   b.trace = a.flag("trace");
-  b.timeout = str(a.number("timeout-seconds", 120));
+  b.timeout = str(a.number("timeout-seconds", 120, 0, kTimeoutSecondsMax, Args::Lower::Open));
   b.progress = progress_open(stderr);
 
   std::optional<ClusterSpec> cluster;

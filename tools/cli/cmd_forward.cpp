@@ -28,10 +28,8 @@ int cmd_forward(const std::vector<std::string>& args) {
   const std::string dir = a.required("model");
   ModelSpec spec = model_spec_load(dir);
   const std::vector<Request> reqs = requests_read(a.required("input"), spec);
-  const int batch = static_cast<int>(a.integer("batch", 8));
-  if (batch < 1) fail_input("--batch: must be >= 1");
-  const int top = static_cast<int>(a.integer("top-logprobs", 5));
-  if (top < 0) fail_input("--top-logprobs: must be >= 0");
+  const int batch = a.int32("batch", 8, 1);
+  const int top = a.int32("top-logprobs", 5, 0);
   if (spec.family == Family::Mlp && a.has("logits-out")) fail_input("--logits-out: mlp models have no logits");
 
   StageOptions so;
@@ -39,7 +37,7 @@ int cmd_forward(const std::vector<std::string>& args) {
   so.slots = std::min<int>(batch, static_cast<int>(reqs.size()));
   so.max_ctx = forward_context_needed(reqs);
   const bool mlp = spec.family == Family::Mlp;
-  auto model = local_model_load(std::move(spec), dir, static_cast<int>(a.integer("threads", 0)), so);
+  auto model = local_model_load(std::move(spec), dir, a.int32("threads", 0, 1, kThreadsMax), so);
   if (mlp) {
     results_write(a.str("output", ""), mlp_run(*model->stage, model->ctx(), reqs, batch));
     return 0;

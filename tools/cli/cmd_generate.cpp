@@ -31,14 +31,13 @@ int cmd_generate(const std::vector<std::string>& args) {
   const GenerateDefaults defaults = generate_defaults_from_flags(a, spec.vocab_size);
   const std::vector<Request> reqs =
       a.has("input") ? requests_read(a.str("input", ""), spec) : std::vector<Request>{prompt_request(a.str("prompt-ids", ""), spec)};
-  const int slots = static_cast<int>(a.integer("slots", 8));
-  if (slots < 1) fail_input("--slots: must be >= 1");
+  const int slots = a.int32("slots", 8, 1);
 
   StageOptions so;
   device_flags_apply(a, so);
   so.slots = std::min<int>(slots, static_cast<int>(reqs.size()));
   so.max_ctx = generate_context_needed(reqs, defaults, spec.max_positions);
-  auto model = local_model_load(std::move(spec), dir, static_cast<int>(a.integer("threads", 0)), so);
+  auto model = local_model_load(std::move(spec), dir, a.int32("threads", 0, 1, kThreadsMax), so);
   GenerateStats stats;
   const auto results = generate_run(*model->stage, model->ctx(), reqs, defaults, so.slots, &stats);
 

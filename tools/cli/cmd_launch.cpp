@@ -20,11 +20,7 @@ namespace ps::cli {
 
 namespace {
 
-int int_flag(const Args& a, const std::string& name, int64_t dflt, int64_t lo, int64_t hi) {
-  const int64_t v = a.integer(name, dflt);
-  if (v < lo || v > hi) fail_input("launch: --", name, ": ", v, " is not in ", lo, "..", hi);
-  return static_cast<int>(v);
-}
+int int_flag(const Args& a, const std::string& name, int dflt, int lo, int hi) { return a.int32(name, dflt, lo, hi); }
 
 }  // namespace
 
@@ -40,14 +36,12 @@ int cmd_launch(const std::vector<std::string>& args) {
   const std::vector<OptionSpec> common = launcher_flag_specs();
   specs.insert(specs.end(), common.begin(), common.end());
   specs.push_back({"help", false, "show this help"});
-  const Args a("launch", flags, specs);
+  const Args a("launch", flags, specs, "the worker command goes after --");
   if (a.flag("help")) {
     std::fputs(a.usage().c_str(), stdout);
     std::fputs("  -- COMMAND...               the worker command, e.g. -- pipeshard worker --plan plan.json ...\n", stdout);
     return 0;
   }
-  if (!a.positional().empty())
-    fail_input("launch: unexpected argument '", a.positional()[0], "' (the worker command goes after --)\n", a.usage());
   if (command.empty())
     fail_input("launch: no worker command; give it after --, e.g. -- pipeshard worker --plan plan.json ...\n", a.usage());
 

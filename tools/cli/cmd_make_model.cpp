@@ -1,6 +1,7 @@
 // pipeshard make-model: write a Hugging Face model folder with seeded random weights.
 #include <cctype>
 #include <cstdio>
+#include <limits>
 
 #include "runtime/core/error.h"
 #include "runtime/models/make_model.h"
@@ -10,6 +11,8 @@
 namespace ps::cli {
 
 namespace {
+
+constexpr int64_t kDimMax = std::numeric_limits<int32_t>::max();  // layer, width and vocab sizes
 
 Family family_flag(const std::string& s) {
   if (s == "llama") return Family::Llama;
@@ -73,27 +76,25 @@ int cmd_make_model(const std::vector<std::string>& args) {
   MakeModelOptions o;
   o.family = family_flag(a.required("family"));
   o.preset = a.str("preset", "tiny");
-  o.layers = a.opt_integer("layers");
-  o.hidden = a.opt_integer("hidden");
-  o.heads = a.opt_integer("heads");
-  o.kv_heads = a.opt_integer("kv-heads");
-  o.intermediate = a.opt_integer("intermediate");
-  o.vocab = a.opt_integer("vocab");
-  o.max_positions = a.opt_integer("max-positions");
-  o.head_dim = a.opt_integer("head-dim");
+  o.layers = a.opt_integer("layers", 1, kDimMax);
+  o.hidden = a.opt_integer("hidden", 1, kDimMax);
+  o.heads = a.opt_integer("heads", 1, kDimMax);
+  o.kv_heads = a.opt_integer("kv-heads", 1, kDimMax);
+  o.intermediate = a.opt_integer("intermediate", 1, kDimMax);
+  o.vocab = a.opt_integer("vocab", 1, kDimMax);
+  o.max_positions = a.opt_integer("max-positions", 1, kDimMax);
+  o.head_dim = a.opt_integer("head-dim", 1, kDimMax);
   o.tie_embeddings = a.flag("tie-embeddings");
   o.qkv_bias = a.flag("qkv-bias");
   o.model_type = a.str("model-type", "");
-  o.rope_theta = a.opt_number("rope-theta");
+  o.rope_theta = a.opt_number("rope-theta", 0, std::numeric_limits<double>::max(), Args::Lower::Open);
   o.rope_scaling = a.str("rope-scaling", "");
-  o.rope_factor = a.opt_number("rope-factor");
+  o.rope_factor = a.opt_number("rope-factor", 0, std::numeric_limits<double>::max(), Args::Lower::Open);
   const std::string dtype = a.str("dtype", "f32");
   const auto d = dtype_parse(dtype);
   if (!d) fail_input("--dtype: '", dtype, "' is not a dtype (f32, f16, bf16)");
   o.dtype = *d;
-  const int64_t seed = a.integer("seed", 0);
-  if (seed < 0) fail_input("--seed: must be >= 0");
-  o.seed = static_cast<uint64_t>(seed);
+  o.seed = a.uint64("seed", 0);
   if (a.has("shard-size")) o.shard_size = size_flag(a.str("shard-size", ""));
   o.force = a.flag("force");
   const std::string out = a.required("out");

@@ -42,11 +42,7 @@ void print_lines(const std::vector<std::string>& lines, const char* prefix) {
   for (const auto& l : lines) std::printf("%s%s\n", prefix, l.c_str());
 }
 
-int positive(const Args& a, const char* name, int64_t dflt) {
-  const int64_t v = a.integer(name, dflt);
-  if (v < 1 || v > (1 << 24)) fail_input("plan: --", name, " must be in 1..", 1 << 24, ", got ", v);
-  return static_cast<int>(v);
-}
+int positive(const Args& a, const char* name, int dflt) { return a.int32(name, dflt, 1, 1 << 24); }
 
 int run_check(const Args& a) {
   const std::string path = a.required("check");
@@ -138,7 +134,6 @@ int cmd_plan(const std::vector<std::string>& args) {
     std::fputs(a.usage().c_str(), stdout);
     return 0;
   }
-  if (!a.positional().empty()) fail_input("plan: unexpected argument '", a.positional().front(), "'\n", a.usage());
   return a.has("check") ? run_check(a) : run_plan(a);
 }
 

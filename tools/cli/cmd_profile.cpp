@@ -35,18 +35,12 @@ int cmd_profile(const std::vector<std::string>& args) {
   const auto mode = mode_parse(a.str("mode", "forward"));
   if (!mode) fail_input("--mode: '", a.str("mode", ""), "' (expected forward or generate)");
   r.mode = *mode;
-  if (a.has("micro-batch")) r.micro_batches = a.int_list("micro-batch");
-  for (int64_t mb : r.micro_batches)
-    if (mb < 1) fail_input("--micro-batch: ", mb, " must be >= 1");
-  r.prompt_len = a.integer("prompt-len", r.prompt_len);
-  r.max_new_tokens = a.integer("max-new-tokens", r.max_new_tokens);
-  r.threads = static_cast<int>(a.integer("threads", 1));
-  r.repeat = static_cast<int>(a.integer("repeat", 5));
+  if (a.has("micro-batch")) r.micro_batches = a.int_list("micro-batch", 1, std::numeric_limits<int>::max());
+  r.prompt_len = a.integer("prompt-len", r.prompt_len, 1, std::numeric_limits<int>::max());
+  r.max_new_tokens = a.integer("max-new-tokens", r.max_new_tokens, 1, kMaxNewTokens);
+  r.threads = a.int32("threads", 1, 1, kThreadsMax);
+  r.repeat = a.int32("repeat", 5, 1);
   r.device_model = a.str("device-model", r.device_model);
-  if (r.prompt_len < 1) fail_input("--prompt-len: must be >= 1");
-  if (r.max_new_tokens < 1) fail_input("--max-new-tokens: must be >= 1");
-  if (r.threads < 1) fail_input("--threads: must be >= 1");
-  if (r.repeat < 1) fail_input("--repeat: must be >= 1");
   const Profile p = profile_measure(r, print_progress);
   profile_write(p, out);
   std::printf("profile: wrote %s (%zu measurement(s), %zu layers)\n", out.c_str(), p.measurements.size(),

@@ -67,7 +67,6 @@ int cmd_run(const std::vector<std::string>& args) {
                stdout);
     return 0;
   }
-  if (!a.positional().empty()) fail_input("run: unexpected argument '", a.positional()[0], "'\n", a.usage());
   worker_options_from_args(a);  // bad flags: exit 2 now, before any worker starts
   LaunchSpec spec;
   spec.name = "pipeshard run";

@@ -35,15 +35,12 @@ WorkerOptions worker_options_from_args(const Args& a) {
   }
   o.defaults = generate_defaults_from_flags(a, 0);
   o.max_new_tokens_given = a.has("max-new-tokens");
-  o.top_logprobs = static_cast<int>(a.integer("top-logprobs", 5));
-  if (o.top_logprobs < 0) fail_input("--top-logprobs: must be >= 0");
+  o.top_logprobs = a.int32("top-logprobs", 5, 0);
   o.resume = a.flag("resume");
-  o.threads = static_cast<int>(a.integer("threads", 0));
-  if (o.threads < 0) fail_input("--threads: must be >= 0");
+  o.threads = a.int32("threads", 0, 1, kThreadsMax);  // absent: 0, the plan's or cores / local ranks
   o.bind_address = a.str("bind-address", "");
   o.metrics_dir = a.str("metrics-dir", "");
-  const double t = a.number("timeout-seconds", 60);
-  if (!(t > 0)) fail_input("--timeout-seconds: must be > 0");
+  const double t = a.number("timeout-seconds", 60, 0, kTimeoutSecondsMax, Args::Lower::Open);
   o.timeout = std::chrono::milliseconds(static_cast<int64_t>(t * 1000));
   return o;
 }

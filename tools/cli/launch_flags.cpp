@@ -12,12 +12,8 @@ std::vector<OptionSpec> launcher_flag_specs() {
 }
 
 void launcher_flags_apply(const Args& a, LaunchSpec& spec) {
-  if (auto port = a.opt_integer("master-port")) {
-    if (*port < 1 || *port > 65535) fail_input("--master-port: ", *port, " is not in 1..65535");
-    spec.master_port = static_cast<int>(*port);
-  }
-  if (auto grace = a.opt_number("grace-seconds")) {
-    if (!(*grace >= 0 && *grace <= 86400)) fail_input("--grace-seconds: must be in 0..86400");
+  if (auto port = a.opt_integer("master-port", 1, 65535)) spec.master_port = static_cast<int>(*port);
+  if (auto grace = a.opt_number("grace-seconds", 0, 86400)) {
     spec.grace = std::chrono::milliseconds(std::llround(*grace * 1000));
   }
 }

@@ -1,6 +1,7 @@
 #include "tools/cli/model_io.h"
 
 #include <cstdio>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "runtime/core/files.h"
@@ -58,26 +59,22 @@ std::vector<OptionSpec> with_generate_flags(std::vector<OptionSpec> own) {
 
 GenerateDefaults generate_defaults_from_flags(const Args& a, int64_t vocab_size) {
   GenerateDefaults d;
-  d.max_new_tokens = a.integer("max-new-tokens", d.max_new_tokens);
-  if (d.max_new_tokens < 0) fail_input("--max-new-tokens: must be >= 0");
-  for (int64_t t : a.int_list("stop-ids")) {
+  d.max_new_tokens = a.integer("max-new-tokens", d.max_new_tokens, 0, kMaxNewTokens);
+  for (int64_t t : a.int_list("stop-ids", 0, std::numeric_limits<int32_t>::max())) {
     if (t < 0 || (vocab_size > 0 && t >= vocab_size))
       fail_input("--stop-ids: token ", t, " is outside the vocabulary (size ", vocab_size, ")");
     d.stop_ids.push_back(static_cast<int32_t>(t));
   }
-  if (auto t = a.opt_number("temperature")) {
-    if (*t < 0) fail_input("--temperature: must be >= 0");
+  if (auto t = a.opt_number("temperature", 0, std::numeric_limits<float>::max())) {
     d.temperature = static_cast<float>(*t);
   }
-  if (auto k = a.opt_integer("top-k")) {
-    if (*k < 0) fail_input("--top-k: must be >= 0");
+  if (auto k = a.opt_integer("top-k", 0, std::numeric_limits<int32_t>::max())) {
     d.top_k = static_cast<int32_t>(vocab_size > 0 ? std::min<int64_t>(*k, vocab_size) : *k);
   }
-  if (auto p = a.opt_number("top-p")) {
-    if (!(*p > 0 && *p <= 1)) fail_input("--top-p: must be in (0, 1]");
+  if (auto p = a.opt_number("top-p", 0, 1, Args::Lower::Open)) {
     d.top_p = static_cast<float>(*p);
   }
-  d.seed = static_cast<uint64_t>(a.integer("seed", 0));
+  d.seed = a.uint64("seed", 0);
   return d;
 }
 
